@@ -1,0 +1,32 @@
+# Two commands: `make run` (set up, then start the app on the embedded default) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-16)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+# Debian packages the tests need: a real browser, and Thai fonts so screenshots show Thai.
+TEST_DEBS := chromium fonts-thai-tlwg
+
+.PHONY: setup run test lint bench clean-data
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) -m core.cli run
+
+test: setup
+	@scripts/ensure-debs.sh $(TEST_DEBS)
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean-data:
+	rm -rf data

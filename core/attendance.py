@@ -1,0 +1,57 @@
+"""Sessions and attendance records (read side)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from core.services import Rollcall
+
+# A session's state is derived from the clock and its events, never stored twice.
+_SESSION_STATE = """
+    CASE WHEN s.status = 'ended' THEN 'ended'
+         WHEN now() < s.starts_at THEN 'upcoming'
+         WHEN now() > s.ends_at THEN 'ended'
+         ELSE 'open' END
+"""
+
+
+def sessions_between(app: Rollcall, start: date, end: date) -> pd.DataFrame:
+    """Sessions whose start falls on local days [start, end], with their attendance counts."""
+    tz = app.settings.tz
+    lo = datetime.combine(start, datetime.min.time(), tz)
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tz)
+    return app.db.query(
+        f"""
+        SELECT s.session_id, c.name AS class_name, s.class_id, s.starts_at, s.ends_at, {_SESSION_STATE} AS state,
+               (SELECT count(*) FROM class_members m WHERE m.class_id = s.class_id) AS expected,
+               count(a.student_id) FILTER (WHERE a.status IN ('present', 'late')) AS attended,
+               count(a.student_id) FILTER (WHERE a.status = 'late') AS late
+        FROM sessions s JOIN classes c USING (class_id)
+        LEFT JOIN attendance a USING (session_id)
+        WHERE s.starts_at >= ? AND s.starts_at < ?
+        GROUP BY ALL ORDER BY s.starts_at
+        """,
+        [lo, hi],
+    )
+
+
+def student_history(app: Rollcall, student_id: str) -> pd.DataFrame:
+    """Every past or open session of the student's classes: present, late, or absent (no record)."""
+    return app.db.query(
+        f"""
+        SELECT s.starts_at, c.name AS class_name, s.session_id,
+               CASE WHEN a.status IS NOT NULL THEN a.status
+                    WHEN {_SESSION_STATE} = 'ended' THEN 'absent'
+                    ELSE 'not yet' END AS status,
+               a.checked_at, a.method
+        FROM class_members m
+        JOIN sessions s USING (class_id)
+        JOIN classes c USING (class_id)
+        LEFT JOIN attendance a ON a.session_id = s.session_id AND a.student_id = m.student_id
+        WHERE m.student_id = ? AND s.starts_at <= now()
+        ORDER BY s.starts_at DESC
+        """,
+        [student_id],
+    )

@@ -1,0 +1,178 @@
+"""Command line: `python -m core.cli COMMAND …` (run with --help for the list)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from core import auth, people
+from core.config import PROJECT_ROOT, get_settings
+from core.db import DatabaseLockedError
+from core.demo import load_demo
+from core.eventlog import open_event_log
+from core.roster import RosterFileError, parse_roster
+from core.services import Rollcall
+
+
+def _open() -> Rollcall:
+    """Open the store (refused while the app runs) and fold in anything the log has that DuckDB lacks."""
+    app = Rollcall()
+    app.ingestor.pump()
+    return app
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    """Prepare the data folder: schema, demo data when empty, the first admin."""
+    app = _open()
+    try:
+        if not args.no_demo and people.count(app) == 0:
+            print(f"Loaded demo data ({load_demo(app)} events).")
+        password = auth.ensure_first_admin(app)
+        if password:
+            print("\n  First sign-in:  user 'admin'  one-time password:  " + password)
+            print("  (you will be asked to choose a new password)\n")
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """What `make run` does: bootstrap, then serve the app until Ctrl-C."""
+    cmd_bootstrap(args)
+    settings = get_settings()
+    url = f"http://{settings.app_host}:{settings.app_port}"
+    print(f"Rollcall app: {url}  (Ctrl-C stops it)", flush=True)
+    app_proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "streamlit_app.py"),
+                                 "--server.address", settings.app_host, "--server.port", str(settings.app_port),
+                                 "--browser.gatherUsageStats", "false"], cwd=PROJECT_ROOT)
+    try:
+        return app_proc.wait()
+    except KeyboardInterrupt:
+        app_proc.terminate()
+        return app_proc.wait()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    app = _open()
+    try:
+        print(f"Demo data: {load_demo(app)} new events.")
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_import_roster(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _fail(f"cannot read {path}: {exc.strerror}")
+    try:
+        preview = parse_roster(data, path.name, max_bytes=settings.max_roster_bytes,
+                               max_rows=settings.max_roster_rows)
+    except RosterFileError as exc:
+        return _fail(f"{path.name}: {exc}")
+    for note in preview.notes:
+        print(note)
+    if preview.errors:
+        for err in preview.errors:
+            print(f"{path.name}: {err}", file=sys.stderr)
+        return _fail(f"nothing imported: {len(preview.errors)} row error(s)", 2)
+    try:
+        app = _open()
+    except DatabaseLockedError:
+        # The app is running: the log is the hand-off, and its ingestor folds the import in.
+        log = open_event_log(settings)
+        log.append([people.roster_event(preview, args.actor)])
+        print(f"Queued {len(preview.rows)} rows; the running app applies them within a second.")
+        return 0
+    try:
+        summary = people.preview_summary(app, preview)
+        people.commit_import(app, preview, args.actor)
+        print(f"Imported {len(preview.rows)} rows: {summary['new']} new, {summary['updated']} updated.")
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    app = _open()
+    try:
+        n = app.ingestor.rebuild()
+        print(f"Rebuilt the read model from {n} events.")
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_people(args: argparse.Namespace) -> int:
+    app = _open()
+    try:
+        df = people.search(app, args.search or "", limit=1_000_000)
+    finally:
+        app.close()
+    records = json.loads(df.to_json(orient="records", force_ascii=False))
+    if args.json:
+        print(json.dumps(records, ensure_ascii=False, indent=1))
+    else:
+        for r in records:
+            print(f"{r['student_id']}\t{r['name']}\t{r['name_en'] or ''}\t{r['department'] or ''}")
+    return 0
+
+
+def cmd_reset_password(args: argparse.Namespace) -> int:
+    app = _open()
+    try:
+        password = auth.reset_password(app, "cli", args.username, reason="reset from the command line")
+    except auth.AuthError as exc:
+        return _fail(str(exc))
+    finally:
+        app.close()
+    print(f"One-time password for {args.username!r}: {password}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core.cli", description="Rollcall command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("bootstrap", help="prepare the data folder (schema, demo data, first admin)")
+    p.add_argument("--no-demo", action="store_true", help="do not load demo data")
+    p.set_defaults(func=cmd_bootstrap)
+    p = sub.add_parser("run", help="bootstrap, then serve the app (what `make run` does)")
+    p.add_argument("--no-demo", action="store_true", help="do not load demo data")
+    p.set_defaults(func=cmd_run)
+    sub.add_parser("demo", help="load the demo data").set_defaults(func=cmd_demo)
+    p = sub.add_parser("import-roster", help="import a roster (CSV or .xlsx); all rows or none")
+    p.add_argument("file")
+    p.add_argument("--actor", default="cli", help="who is importing (for the audit trail)")
+    p.set_defaults(func=cmd_import_roster)
+    sub.add_parser("rebuild", help="rebuild the read model from the event log").set_defaults(func=cmd_rebuild)
+    p = sub.add_parser("people", help="list people")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--search", help="filter by name, id, department …")
+    p.set_defaults(func=cmd_people)
+    p = sub.add_parser("reset-password", help="give a user a new one-time password")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_reset_password)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DatabaseLockedError as exc:
+        return _fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""DuckDB read model: the connection and versioned schema migrations.
+
+Only the app process opens this file for writing; everything in it is folded from the event log,
+so it can be dropped and rebuilt at any time (see core.ingestor).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+
+class DatabaseLockedError(RuntimeError):
+    """Another process (normally the running app) holds the DuckDB file."""
+
+
+# Each entry is one schema version; never edit a released entry, append a new one.
+MIGRATIONS: list[str] = [
+    # 1: foundation
+    """
+    CREATE TABLE people (
+        student_id     VARCHAR PRIMARY KEY,
+        name           VARCHAR NOT NULL,
+        name_en        VARCHAR,
+        guardian_name  VARCHAR,
+        department     VARCHAR,
+        phone          VARCHAR,
+        email          VARCHAR,
+        ceremony_order INTEGER,
+        photo_count    INTEGER NOT NULL DEFAULT 0,
+        created_at     TIMESTAMPTZ NOT NULL,
+        updated_at     TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE classes (
+        class_id    VARCHAR PRIMARY KEY,
+        name        VARCHAR NOT NULL,
+        department  VARCHAR,
+        teacher     VARCHAR
+    );
+    CREATE TABLE class_members (
+        class_id   VARCHAR NOT NULL,
+        student_id VARCHAR NOT NULL,
+        PRIMARY KEY (class_id, student_id)
+    );
+    CREATE TABLE schedules (
+        schedule_id      VARCHAR PRIMARY KEY,
+        class_id         VARCHAR NOT NULL,
+        weekday          INTEGER,          -- 0 = Monday; NULL for a dated schedule
+        on_date          DATE,             -- a one-off date; NULL for a weekly schedule
+        start_time       TIME NOT NULL,    -- local time
+        end_time         TIME NOT NULL,
+        late_after_min   INTEGER NOT NULL DEFAULT 10,
+        room             VARCHAR
+    );
+    CREATE TABLE sessions (
+        session_id     VARCHAR PRIMARY KEY,
+        class_id       VARCHAR NOT NULL,
+        starts_at      TIMESTAMPTZ NOT NULL,
+        ends_at        TIMESTAMPTZ NOT NULL,
+        late_after_min INTEGER NOT NULL DEFAULT 10,
+        status         VARCHAR NOT NULL DEFAULT 'scheduled',  -- scheduled | active | ended
+        ended_at       TIMESTAMPTZ
+    );
+    CREATE TABLE attendance (
+        session_id   VARCHAR NOT NULL,
+        student_id   VARCHAR NOT NULL,
+        status       VARCHAR NOT NULL,   -- present | late | absent | excused
+        checked_at   TIMESTAMPTZ NOT NULL,
+        method       VARCHAR NOT NULL,   -- face | qr | manual | device
+        score        DOUBLE,
+        event_id     VARCHAR NOT NULL,
+        PRIMARY KEY (session_id, student_id)
+    );
+    CREATE TABLE ceremonies (
+        ceremony_id        VARCHAR PRIMARY KEY,
+        name               VARCHAR NOT NULL,
+        on_date            DATE NOT NULL,
+        venue              VARCHAR,
+        absent_timeout_min INTEGER NOT NULL DEFAULT 5,
+        created_at         TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE ceremony_entries (
+        ceremony_id  VARCHAR NOT NULL,
+        student_id   VARCHAR NOT NULL,
+        order_no     INTEGER NOT NULL,
+        status       VARCHAR NOT NULL DEFAULT 'pending',  -- pending | waiting | on_stage | received | absent
+        called_at    TIMESTAMPTZ,
+        on_stage_at  TIMESTAMPTZ,
+        received_at  TIMESTAMPTZ,
+        PRIMARY KEY (ceremony_id, student_id)
+    );
+    CREATE TABLE users (
+        username        VARCHAR PRIMARY KEY,
+        display_name    VARCHAR,
+        role            VARCHAR NOT NULL,
+        student_id      VARCHAR,
+        password_hash   VARCHAR NOT NULL,
+        must_change     BOOLEAN NOT NULL DEFAULT TRUE,
+        enabled         BOOLEAN NOT NULL DEFAULT TRUE,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until    TIMESTAMPTZ,
+        last_login      TIMESTAMPTZ,
+        created_at      TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE audit (
+        event_id   VARCHAR PRIMARY KEY,
+        at_time    TIMESTAMPTZ NOT NULL,
+        actor      VARCHAR,
+        action     VARCHAR NOT NULL,
+        target     VARCHAR,
+        detail     VARCHAR,
+        reason     VARCHAR
+    );
+    CREATE TABLE ingest_errors (
+        position   BIGINT PRIMARY KEY,
+        event_id   VARCHAR NOT NULL,
+        kind       VARCHAR NOT NULL,
+        error      VARCHAR NOT NULL
+    );
+    CREATE TABLE ingest_state (
+        id       INTEGER PRIMARY KEY,
+        cursor   BIGINT NOT NULL
+    );
+    INSERT INTO ingest_state VALUES (1, 0);
+    """,
+]
+
+READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",
+                     "ceremonies", "ceremony_entries", "users", "audit", "ingest_errors", "ingest_state"]
+
+
+class Database:
+    """One DuckDB connection per process; each thread works through its own cursor."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False, timezone: str = "UTC"):
+        self.path = Path(path)
+        self.timezone = timezone
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseLockedError(
+                    f"{self.path} is in use by another process (is the app running?). "
+                    "Stop it first, or do this from the app."
+                ) from exc
+            raise
+        self._write_lock = threading.RLock()
+        self.read_only = read_only
+        if not read_only:
+            self.migrate()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = self._conn.cursor()
+        # Instants are stored as UTC; results come back in the configured local time zone.
+        cur.execute("SET TimeZone = ?", [self.timezone])
+        return cur
+
+    def schema_version(self) -> int:
+        cur = self.cursor()
+        cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = cur.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def migrate(self) -> int:
+        with self.write() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = int(cur.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+            for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
+                cur.execute(sql)
+                cur.execute("INSERT INTO schema_version VALUES (?)", [version])
+        return len(MIGRATIONS)
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction; writers are serialised within the process."""
+        with self._write_lock:
+            cur = self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        cur = self.cursor()
+        try:
+            return cur.execute(sql, params or []).df()
+        finally:
+            cur.close()
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        cur = self.cursor()
+        try:
+            row = cur.execute(sql, params or []).fetchone()
+            return row[0] if row else None
+        finally:
+            cur.close()
+
+    def drop_read_model(self) -> None:
+        with self.write() as cur:
+            for table in READ_MODEL_TABLES + ["schema_version"]:
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def close(self) -> None:
+        self._conn.close()

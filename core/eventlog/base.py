@@ -1,0 +1,78 @@
+"""The event log interface: the durable, append-only hand-off between processes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One state change. `id` is stable, so appending or ingesting it twice changes nothing."""
+
+    id: str
+    kind: str
+    ts_ms: int
+    payload: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None  # user name, device id, or "system"
+    source: str = "app"
+
+    @classmethod
+    def new(cls, kind: str, payload: dict[str, Any] | None = None, *, actor: str | None = None,
+            ts_ms: int | None = None, source: str = "app") -> Event:
+        return cls(id=str(uuid.uuid4()), kind=kind, ts_ms=now_ms() if ts_ms is None else ts_ms,
+                   payload=dict(payload or {}), actor=actor, source=source)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event with its position in the log; positions only grow, so a reader keeps a cursor."""
+
+    position: int
+    event: Event
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    secret: str
+    enabled: bool
+    created_ms: int
+    label: str = ""
+
+
+class EventLogError(RuntimeError):
+    pass
+
+
+class EventLog(Protocol):
+    """Small on purpose: a local SQLite file and Firestore both implement it."""
+
+    def append(self, events: list[Event]) -> AppendResult:
+        """Append atomically; events whose id is already stored count as duplicates."""
+
+    def read_after(self, cursor: int, limit: int = 1000) -> list[StoredEvent]:
+        """Events with position > cursor, oldest first."""
+
+    def head(self) -> int:
+        """Position of the newest event (0 when empty)."""
+
+    def put_device(self, device: Device) -> None: ...
+
+    def get_device(self, device_id: str) -> Device | None: ...
+
+    def list_devices(self) -> list[Device]: ...
+
+    def close(self) -> None: ...

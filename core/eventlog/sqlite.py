@@ -1,0 +1,114 @@
+"""Local event log: one SQLite file in WAL mode, safe for several processes on one machine."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from core.eventlog.base import AppendResult, Device, Event, StoredEvent
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT NOT NULL UNIQUE,
+    kind     TEXT NOT NULL,
+    ts_ms    INTEGER NOT NULL,
+    actor    TEXT,
+    source   TEXT NOT NULL,
+    payload  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS devices (
+    device_id  TEXT PRIMARY KEY,
+    secret     TEXT NOT NULL,
+    enabled    INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    label      TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+class SQLiteEventLog:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._conn() as conn:
+            conn.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        # One connection per thread: sqlite3 connections must not cross threads.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def append(self, events: list[Event]) -> AppendResult:
+        if not events:
+            return AppendResult(0, 0)
+        conn = self._conn()
+        rows = [(e.id, e.kind, e.ts_ms, e.actor, e.source, json.dumps(e.payload, ensure_ascii=False))
+                for e in events]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO events (id, kind, ts_ms, actor, source, payload) VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+            accepted = conn.total_changes - before
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return AppendResult(accepted=accepted, duplicates=len(events) - accepted)
+
+    def read_after(self, cursor: int, limit: int = 1000) -> list[StoredEvent]:
+        cur = self._conn().execute(
+            "SELECT position, id, kind, ts_ms, actor, source, payload FROM events "
+            "WHERE position > ? ORDER BY position LIMIT ?",
+            (cursor, limit),
+        )
+        return [
+            StoredEvent(pos, Event(id=id_, kind=kind, ts_ms=ts, actor=actor, source=src, payload=json.loads(p)))
+            for pos, id_, kind, ts, actor, src, p in cur
+        ]
+
+    def head(self) -> int:
+        row = self._conn().execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
+        return int(row[0])
+
+    def put_device(self, device: Device) -> None:
+        self._conn().execute(
+            "INSERT INTO devices (device_id, secret, enabled, created_ms, label) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(device_id) DO UPDATE SET secret=excluded.secret, enabled=excluded.enabled, "
+            "label=excluded.label",
+            (device.device_id, device.secret, int(device.enabled), device.created_ms, device.label),
+        )
+
+    def get_device(self, device_id: str) -> Device | None:
+        row = self._conn().execute(
+            "SELECT device_id, secret, enabled, created_ms, label FROM devices WHERE device_id = ?", (device_id,)
+        ).fetchone()
+        return _device(row) if row else None
+
+    def list_devices(self) -> list[Device]:
+        rows = self._conn().execute(
+            "SELECT device_id, secret, enabled, created_ms, label FROM devices ORDER BY device_id"
+        ).fetchall()
+        return [_device(r) for r in rows]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _device(row: tuple) -> Device:
+    return Device(device_id=row[0], secret=row[1], enabled=bool(row[2]), created_ms=row[3], label=row[4])

@@ -1,0 +1,36 @@
+"""Figures for the overview page."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core.services import Rollcall
+
+
+def counts(app: Rollcall) -> dict[str, int]:
+    row = app.db.query(
+        """
+        SELECT (SELECT count(*) FROM people) AS people,
+               (SELECT count(*) FROM classes) AS classes,
+               (SELECT count(*) FROM ceremonies) AS ceremonies,
+               (SELECT count(*) FROM users WHERE enabled) AS users
+        """
+    ).iloc[0]
+    return {k: int(v) for k, v in row.items()}
+
+
+def ceremonies(app: Rollcall) -> pd.DataFrame:
+    return app.db.query(
+        """
+        SELECT c.name, c.on_date, c.venue, count(e.student_id) AS graduates,
+               count(*) FILTER (WHERE e.status = 'received') AS received
+        FROM ceremonies c LEFT JOIN ceremony_entries e USING (ceremony_id)
+        GROUP BY ALL ORDER BY c.on_date DESC
+        """
+    )
+
+
+def recent_activity(app: Rollcall, limit: int = 15) -> pd.DataFrame:
+    return app.db.query(
+        "SELECT at_time, actor, action, target, reason FROM audit ORDER BY at_time DESC LIMIT ?", [limit]
+    )

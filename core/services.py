@@ -1,0 +1,32 @@
+"""The process-wide handles: settings, event log, read model, ingestor."""
+
+from __future__ import annotations
+
+from core.config import Settings, get_settings
+from core.db import Database
+from core.eventlog import AppendResult, Event, EventLog, open_event_log
+from core.ingestor import Ingestor
+
+
+class Rollcall:
+    """Every change goes through `submit`: appended to the log first, then folded into DuckDB, so
+    the caller reads its own write at once and a rebuild from the log gives the same state."""
+
+    def __init__(self, settings: Settings | None = None, *, read_only: bool = False):
+        self.settings = settings or get_settings()
+        self.settings.data_path.mkdir(parents=True, exist_ok=True)
+        self.log: EventLog = open_event_log(self.settings)
+        self.db = Database(self.settings.duckdb_path, read_only=read_only,
+                           timezone=self.settings.timezone)
+        self.ingestor = Ingestor(self.log, self.db)
+
+    def submit(self, *events: Event) -> AppendResult:
+        result = self.log.append(list(events))
+        if not self.db.read_only:
+            self.ingestor.pump()
+        return result
+
+    def close(self) -> None:
+        self.ingestor.stop()
+        self.db.close()
+        self.log.close()

@@ -1,0 +1,70 @@
+"""Shared helpers for the pages: the process-wide app handle, the signed-in user, guards."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from core import auth
+from core.config import get_settings
+from core.services import Rollcall
+
+
+@st.cache_resource(show_spinner=False)
+def _app_for(data_path: str) -> Rollcall:
+    # One per process (and data folder): owns the DuckDB file and runs the ingestor thread.
+    app = Rollcall(get_settings())
+    app.ingestor.start(app.settings.ingest_poll_seconds)
+    return app
+
+
+def get_app() -> Rollcall:
+    return _app_for(str(get_settings().data_path))
+
+
+def current_user() -> auth.User | None:
+    user: auth.User | None = st.session_state.get("user")
+    if user is None:
+        return None
+    now = datetime.now(UTC)
+    last = st.session_state.get("last_activity", now)
+    if auth.session_expired(last, now, get_settings().session_timeout_minutes):
+        sign_out("You were signed out after a period of inactivity.")
+        return None
+    st.session_state["last_activity"] = now
+    return user
+
+
+def sign_in(user: auth.User) -> None:
+    st.session_state["user"] = user
+    st.session_state["last_activity"] = datetime.now(UTC)
+
+
+def sign_out(message: str | None = None) -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    if message:
+        st.session_state["flash"] = message
+
+
+def require(page: str) -> auth.User:
+    """Stop the page unless the signed-in user's role may open it (also when opened by URL)."""
+    user = current_user()
+    if user is None:
+        st.warning("Please sign in.")
+        st.stop()
+    if not user.may_open(page):
+        st.error("You do not have access to this page.")
+        st.stop()
+    if user.must_change and page != "account":
+        st.warning("Choose a new password on the Account page first.")
+        st.stop()
+    return user
+
+
+def local_time(value) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,105 @@
+import pandas as pd
+import streamlit as st
+
+from core import people
+from core.roster import RosterFileError, parse_roster
+from pages._ui import get_app, require
+
+user = require("people")
+app = get_app()
+
+LABELS = {"student_id": "Student id", "name": "Name", "name_en": "Name (English)", "guardian_name": "Guardian",
+          "department": "Department / class", "phone": "Phone", "email": "E-mail",
+          "ceremony_order": "Ceremony order", "photo_count": "Photos"}
+
+st.title("People")
+find_tab, import_tab = st.tabs(["Find and edit", "Import roster"])
+
+with find_tab:
+    query = st.text_input("Search", placeholder="Name in Thai or English, student id, department, phone…",
+                          key="people_search")
+    found = people.search(app, query)
+    st.caption(f"{len(found)} of {people.count(app)} people")
+    table = st.dataframe(found, hide_index=True, width="stretch", on_select="rerun",
+                         selection_mode="single-row", key="people_table",
+                         column_config={k: v for k, v in LABELS.items()})
+    picked = table.selection.rows if table and table.selection else []
+    if picked:
+        person = people.get(app, found.iloc[picked[0]]["student_id"])
+        st.subheader(person["name"] + (f" · {person['name_en']}" if person.get("name_en") else ""))
+        st.caption(f"Student id {person['student_id']} · {person['photo_count']} enrolled photo(s) · "
+                   f"updated {person['updated_at']:%Y-%m-%d %H:%M}")
+        with st.form(f"edit_{person['student_id']}"):
+            c1, c2 = st.columns(2)
+            edits = {
+                "name": c1.text_input(LABELS["name"], person["name"] or ""),
+                "name_en": c2.text_input(LABELS["name_en"], person["name_en"] or ""),
+                "guardian_name": c1.text_input(LABELS["guardian_name"], person["guardian_name"] or ""),
+                "department": c2.text_input(LABELS["department"], person["department"] or ""),
+                "phone": c1.text_input(LABELS["phone"], person["phone"] or ""),
+                "email": c2.text_input(LABELS["email"], person["email"] or ""),
+                "ceremony_order": c1.number_input(LABELS["ceremony_order"], min_value=0, step=1,
+                                                  value=int(person["ceremony_order"] or 0),
+                                                  help="0 = no place in the ceremony order"),
+            }
+            reason = c2.text_input("Reason for the change (optional, kept in the audit trail)")
+            save = st.form_submit_button("Save", type="primary")
+        if save:
+            edits["ceremony_order"] = int(edits["ceremony_order"]) or None
+            changed = {k: v for k, v in edits.items() if (v or None) != (person[k] or None)}
+            try:
+                people.update(app, user.username, person["student_id"], changed, reason=reason or None)
+            except people.PersonError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["flash"] = f"Saved {person['name']}." if changed else "Nothing changed."
+                st.rerun()
+        with st.expander("Delete this person"):
+            st.write("Removes the person, their class memberships, attendance and ceremony place. "
+                     "The deletion is kept in the audit trail.")
+            why = st.text_input("Reason", key=f"delete_reason_{person['student_id']}")
+            sure = st.checkbox(f"Yes, delete {person['name']}", key=f"delete_sure_{person['student_id']}")
+            if st.button("Delete", disabled=not sure, key=f"delete_{person['student_id']}"):
+                people.delete(app, user.username, person["student_id"], reason=why or None)
+                st.session_state["flash"] = f"Deleted {person['name']}."
+                st.rerun()
+
+with import_tab:
+    st.write("Upload a CSV or Excel (.xlsx) file with one person per row. Thai or English headers work "
+             "(e.g. *รหัสนักศึกษา / student id*, *ชื่อ-นามสกุล / name*). Nothing is written until you confirm, "
+             "and a file with any error is not imported at all. Re-importing updates people by student id.")
+    upload_key = f"roster_upload_{st.session_state.get('roster_uploads', 0)}"
+    uploaded = st.file_uploader("Roster file", type=["csv", "txt", "xlsx"], key=upload_key)
+    if uploaded is not None:
+        try:
+            preview = parse_roster(uploaded.getvalue(), uploaded.name, max_bytes=app.settings.max_roster_bytes,
+                                   max_rows=app.settings.max_roster_rows)
+        except RosterFileError as exc:
+            st.error(f"{uploaded.name}: {exc}")
+        else:
+            for note in preview.notes:
+                st.info(note)
+            summary = people.preview_summary(app, preview)
+            c1, c2, c3 = st.columns(3)
+            c1.metric("New people", summary["new"])
+            c2.metric("Updated", summary["updated"])
+            c3.metric("Rows with errors", summary["errors"])
+            if preview.ignored_columns:
+                st.caption("Columns not used: " + ", ".join(preview.ignored_columns))
+            if preview.errors:
+                st.error("Fix these rows and upload the file again; nothing has been imported.")
+                st.dataframe(pd.DataFrame([{"Row": e.line, "Column": LABELS.get(e.column, e.column),
+                                            "Problem": e.message} for e in preview.errors]),
+                             hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame([{"row": r.line, **r.as_payload()} for r in preview.rows]),
+                         hide_index=True, width="stretch", column_config={"row": "Row", **LABELS})
+            if st.button(f"Import {len(preview.rows)} rows", type="primary", disabled=not preview.ok,
+                         key="roster_commit"):
+                try:
+                    count = people.commit_import(app, preview, user.username)
+                except people.PersonError as exc:
+                    st.error(str(exc))
+                else:
+                    st.session_state["roster_uploads"] = st.session_state.get("roster_uploads", 0) + 1
+                    st.session_state["flash"] = f"Imported {count} rows from {uploaded.name}."
+                    st.rerun()

@@ -1,0 +1,43 @@
+"""Rollcall: sign-in, then a menu with only the pages the user's role may open."""
+
+import streamlit as st
+
+from pages._ui import current_user, get_app, sign_out
+
+# (key in core.auth.PAGE_ROLES, file, title, icon, menu section)
+PAGES = [
+    ("home", "pages/home.py", "Overview", ":material/dashboard:", "Operations"),
+    ("people", "pages/people.py", "People", ":material/groups:", "Operations"),
+    ("my_attendance", "pages/my_attendance.py", "My attendance", ":material/event_available:", "Me"),
+    ("users", "pages/users.py", "Users", ":material/manage_accounts:", "Admin"),
+    ("audit", "pages/audit.py", "Audit trail", ":material/history:", "Admin"),
+    ("account", "pages/account.py", "Account", ":material/person:", "Me"),
+]
+
+st.set_page_config(page_title="Rollcall", page_icon=":material/how_to_reg:", layout="wide")
+get_app()  # open the store and start the ingestor once per process
+
+user = current_user()
+if user is None:
+    nav = st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:")])
+elif user.must_change:
+    nav = st.navigation([st.Page("pages/account.py", title="Choose a new password", icon=":material/key:")])
+else:
+    sections: dict[str, list] = {}
+    for key, path, title, icon, section in PAGES:
+        if user.may_open(key):
+            sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
+    nav = st.navigation(sections)
+    if st.session_state.pop("go_home", False):
+        st.switch_page(next(iter(sections.values()))[0])
+
+if user is not None:
+    with st.sidebar:
+        st.caption(f"Signed in as **{user.display_name or user.username}** ({user.role.value})")
+        if st.button("Sign out", icon=":material/logout:"):
+            sign_out("You are signed out.")
+            st.rerun()
+
+if flash := st.session_state.pop("flash", None):
+    st.toast(flash)
+nav.run()

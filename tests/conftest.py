@@ -1,0 +1,23 @@
+"""Shared fixtures: every test gets its own data folder (ROLLCALL_DATA_DIR), real DuckDB and SQLite files."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import get_settings
+from core.services import Rollcall
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROLLCALL_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def app(settings):
+    rollcall = Rollcall(settings)
+    yield rollcall
+    rollcall.close()
