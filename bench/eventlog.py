@@ -26,7 +26,7 @@ def bare_sqlite(path: Path, n: int) -> float:
     conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, body TEXT)")
     start = time.perf_counter()
     for i in range(n):
-        conn.execute("INSERT INTO t VALUES (?, ?)", (f"id-{i}", '{"i": %d}' % i))
+        conn.execute("INSERT INTO t VALUES (?, ?)", (f"id-{i}", f'{{"i": {i}}}'))
     return time.perf_counter() - start
 
 
