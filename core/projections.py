@@ -206,7 +206,7 @@ _SECRET_KEYS = {"password_hash", "secret"}
 
 def _target(p: dict[str, Any]) -> str | None:
     for key in ("student_id", "username", "class_id", "session_id", "ceremony_id", "device_id", "file_name"):
-        if key in p:
+        if p.get(key) is not None:
             return str(p[key])
     if isinstance(p.get("person"), dict):
         return str(p["person"].get("student_id"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pandas as pd
 import streamlit as st
 
 from core import auth
@@ -63,8 +62,3 @@ def require(page: str) -> auth.User:
         st.stop()
     return user
 
-
-def local_time(value) -> str:
-    if value is None or pd.isna(value):
-        return ""
-    return value.strftime("%Y-%m-%d %H:%M")

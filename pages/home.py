@@ -38,7 +38,7 @@ if ceremonies.empty:
     st.info("No ceremony yet.")
 else:
     st.dataframe(ceremonies, hide_index=True, width="stretch",
-                 column_config={"name": "Ceremony", "on_date": "Date", "venue": "Venue",
+                 column_config={"name": "Ceremony", "on_date": st.column_config.DateColumn("Date"), "venue": "Venue",
                                 "graduates": "Graduates", "received": "Received"})
 
 if user.may_open("audit"):

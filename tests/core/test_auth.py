@@ -18,6 +18,10 @@ def test_first_admin_is_created_once_with_a_one_time_password(app, admin_pw):
     assert user.role is Role.ADMIN and user.must_change
 
 
+def test_user_creation_is_audited_on_the_user(app, admin_pw):
+    assert app.db.scalar("SELECT target FROM audit WHERE action = 'user.created'") == "admin"
+
+
 def test_password_is_hashed_with_argon2(app, admin_pw):
     stored = auth.get_user(app, "admin")["password_hash"]
     assert stored.startswith("$argon2") and admin_pw not in stored
