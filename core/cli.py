@@ -141,6 +141,63 @@ def cmd_reset_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_identify(args: argparse.Namespace) -> int:
+    from core.faces.images import ImageError
+
+    path = Path(args.photo)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _fail(f"cannot read {path}: {exc.strerror}")
+    app = _open()
+    try:
+        faces = app.faces.identify(data, path.name)
+    except ImageError as exc:
+        return _fail(str(exc))
+    finally:
+        app.close()
+    if args.json:
+        print(json.dumps({"photo": str(path), "faces": [f.as_dict() for f in faces]}, ensure_ascii=False, indent=1))
+        return 0
+    if not faces:
+        print(f"{path.name}: no face found")
+    for n, f in enumerate(faces, 1):
+        box = "x={} y={} w={} h={}".format(*f.box)
+        if f.known:
+            print(f"face {n} [{box}]: {f.name} ({f.student_id}) · {f.department or '-'} · guardian "
+                  f"{f.guardian_name or '-'} · contact {f.contact or '-'} · {f.images_count} enrolled image(s) · "
+                  f"score {f.score:.3f}, runner-up gap {f.runner_up_gap:.3f}")
+        else:
+            print(f"face {n} [{box}]: unknown (best score {f.score:.3f})")
+    return 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from core.faces.service import ConsentRequiredError, EnrollmentError
+
+    photos = []
+    for name in args.photos:
+        try:
+            photos.append((Path(name).name, Path(name).read_bytes()))
+        except OSError as exc:
+            print(f"{name}: cannot read ({exc.strerror})", file=sys.stderr)
+    app = _open()
+    try:
+        if args.consent:
+            app.faces.record_consent(args.student_id, args.consent, args.actor)
+        verdicts = app.faces.enroll(args.student_id, photos, args.actor)
+    except (ConsentRequiredError, EnrollmentError) as exc:
+        return _fail(str(exc))
+    finally:
+        app.close()
+    for v in verdicts:
+        line = f"{v.name}: {'enrolled' if v.accepted else 'refused: ' + v.reason}"
+        print(line + "".join(f" (warning: {w})" for w in v.warnings), file=sys.stdout if v.accepted else sys.stderr)
+    accepted = sum(v.accepted for v in verdicts)
+    print(f"{accepted} of {len(args.photos)} photo(s) enrolled for {args.student_id}.")
+    return 0 if accepted else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.cli", description="Rollcall command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--search", help="filter by name, id, department …")
     p.set_defaults(func=cmd_people)
+    p = sub.add_parser("identify", help="find every face in a photo and say who it is")
+    p.add_argument("photo")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_identify)
+    p = sub.add_parser("enroll", help="enroll a person's face from photos (consent required)")
+    p.add_argument("student_id")
+    p.add_argument("photos", nargs="+")
+    p.add_argument("--consent", help="record consent first, saying how it was given (e.g. 'signed form 2026')")
+    p.add_argument("--actor", default="cli", help="who is enrolling (for the audit trail)")
+    p.set_defaults(func=cmd_enroll)
     p = sub.add_parser("reset-password", help="give a user a new one-time password")
     p.add_argument("username")
     p.set_defaults(func=cmd_reset_password)

@@ -40,6 +40,29 @@ class Settings(BaseSettings):
     # Uploads
     max_roster_bytes: int = 10_000_000
     max_roster_rows: int = 50_000
+    max_image_bytes: int = 15_000_000
+    max_image_pixels: int = 40_000_000  # a 40-megapixel photo; larger ones are refused before decoding
+
+    # Faces. DeepFace reads weights from <deepface_home>/.deepface/weights (seeded offline by `make`).
+    deepface_home: Path = Path(".models")
+    weights_cache: Path = Path(".models/packages")
+    face_detector: str = "yunet"
+    face_model: str = "SFace"
+    yunet_score_threshold: float = 0.7  # YuNet's own default 0.9 misses real faces
+    # Cosine similarity of aligned SFace embeddings; calibrated by bench/accuracy.py (see README).
+    match_threshold: float = 0.45
+    match_margin: float = 0.08  # the best person must beat the runner-up by this much
+    lookalike_threshold: float = 0.45  # warn at enrollment when someone else is this close
+    # Quality gates for enrollment photos
+    min_face_px: int = 80
+    min_sharpness: float = 40.0  # variance of the Laplacian on the aligned face
+    min_brightness: float = 50.0
+    max_brightness: float = 210.0
+    max_yaw_degrees: float = 30.0
+    keep_photos: bool = False  # enrollment photos are not kept unless an admin turns this on
+
+    # Encryption of biometric data: a master key from secrets, else generated into the data folder.
+    master_key: str | None = None
 
     @property
     def data_path(self) -> Path:
@@ -53,6 +76,18 @@ class Settings(BaseSettings):
     @property
     def events_path(self) -> Path:
         return self.data_path / "events.sqlite"
+
+    @property
+    def deepface_path(self) -> Path:
+        return self.deepface_home if self.deepface_home.is_absolute() else PROJECT_ROOT / self.deepface_home
+
+    @property
+    def weights_path(self) -> Path:
+        return self.deepface_path / ".deepface" / "weights"
+
+    @property
+    def weights_cache_path(self) -> Path:
+        return self.weights_cache if self.weights_cache.is_absolute() else PROJECT_ROOT / self.weights_cache
 
     @property
     def tz(self) -> ZoneInfo:

@@ -129,10 +129,40 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO ingest_state VALUES (1, 0);
     """,
+    # 2: faces — consent, encrypted templates, operator-marked wrong matches
+    """
+    CREATE TABLE consents (
+        student_id  VARCHAR PRIMARY KEY,
+        method      VARCHAR NOT NULL,     -- how it was given: signed form, online, ...
+        purpose     VARCHAR,
+        recorded_by VARCHAR,
+        recorded_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE face_templates (
+        template_id VARCHAR PRIMARY KEY,
+        student_id  VARCHAR NOT NULL,
+        model       VARCHAR NOT NULL,     -- templates of different models are not comparable
+        detector    VARCHAR NOT NULL,
+        quality     VARCHAR,              -- JSON: face_px, sharpness, brightness, yaw_degrees
+        source      VARCHAR,
+        token       VARCHAR NOT NULL,     -- the embedding, encrypted with the person's key
+        created_at  TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE face_negatives (
+        event_id    VARCHAR PRIMARY KEY,
+        student_id  VARCHAR NOT NULL,     -- the person the face was wrongly matched to
+        model       VARCHAR NOT NULL,
+        token       VARCHAR NOT NULL,
+        created_at  TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE face_state (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
+    INSERT INTO face_state VALUES (1, 0);
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",
-                     "ceremonies", "ceremony_entries", "users", "audit", "ingest_errors", "ingest_state"]
+                     "ceremonies", "ceremony_entries", "users", "audit", "ingest_errors", "ingest_state",
+                     "consents", "face_templates", "face_negatives", "face_state"]
 
 
 class Database:

@@ -3,6 +3,7 @@ same order give the same tables, which is what makes a rebuild from the log exac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -84,8 +85,10 @@ def _roster_imported(cur: Cursor, e: Event) -> None:
 @handles("person.deleted")
 def _person_deleted(cur: Cursor, e: Event) -> None:
     sid = e.payload["student_id"]
-    for table in ("people", "class_members", "attendance", "ceremony_entries"):
+    for table in ("people", "class_members", "attendance", "ceremony_entries", "consents", "face_templates",
+                  "face_negatives"):
         cur.execute(f"DELETE FROM {table} WHERE student_id = ?", [sid])
+    _faces_changed(cur)
 
 
 # --- classes, schedules, sessions, attendance ----------------------------------------------
@@ -154,6 +157,54 @@ def _ceremony_created(cur: Cursor, e: Event) -> None:
                     [p["ceremony_id"], entry["student_id"], entry["order_no"]])
 
 
+# --- faces ------------------------------------------------------------------------------------
+
+def _faces_changed(cur: Cursor) -> None:
+    # The in-memory gallery compares this number to know when to reload.
+    cur.execute("UPDATE face_state SET version = version + 1 WHERE id = 1")
+
+
+def _refresh_photo_count(cur: Cursor, student_id: str) -> None:
+    cur.execute("UPDATE people SET photo_count = (SELECT count(*) FROM face_templates WHERE student_id = ?) "
+                "WHERE student_id = ?", [student_id, student_id])
+
+
+@handles("consent.recorded")
+def _consent_recorded(cur: Cursor, e: Event) -> None:
+    p = e.payload
+    cur.execute("INSERT OR REPLACE INTO consents VALUES (?, ?, ?, ?, ?)",
+                [p["student_id"], p["method"], p.get("purpose"), e.actor, ts(e.ts_ms)])
+
+
+@handles("face.enrolled")
+def _face_enrolled(cur: Cursor, e: Event) -> None:
+    p = e.payload
+    cur.execute("INSERT OR IGNORE INTO face_templates VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [p["template_id"], p["student_id"], p["model"], p["detector"], json.dumps(p.get("quality")),
+                 p.get("source"), p["token"], ts(e.ts_ms)])
+    _refresh_photo_count(cur, p["student_id"])
+    _faces_changed(cur)
+
+
+@handles("face.removed")
+def _face_removed(cur: Cursor, e: Event) -> None:
+    p = e.payload
+    if p.get("template_id"):
+        cur.execute("DELETE FROM face_templates WHERE template_id = ?", [p["template_id"]])
+    else:
+        cur.execute("DELETE FROM face_templates WHERE student_id = ?", [p["student_id"]])
+    _refresh_photo_count(cur, p["student_id"])
+    _faces_changed(cur)
+
+
+@handles("face.not_this_person")
+def _face_not_this_person(cur: Cursor, e: Event) -> None:
+    p = e.payload
+    cur.execute("INSERT OR IGNORE INTO face_negatives VALUES (?, ?, ?, ?, ?)",
+                [e.id, p["student_id"], p["model"], p["token"], ts(e.ts_ms)])
+    _faces_changed(cur)
+
+
 # --- users and sign-in -----------------------------------------------------------------------
 
 @handles("user.created")
@@ -201,7 +252,7 @@ def _login_succeeded(cur: Cursor, e: Event) -> None:
 
 # --- audit -----------------------------------------------------------------------------------
 
-_SECRET_KEYS = {"password_hash", "secret"}
+_SECRET_KEYS = {"password_hash", "secret", "token"}
 
 
 def _target(p: dict[str, Any]) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from core.config import Settings, get_settings
 from core.db import Database
 from core.eventlog import AppendResult, Event, EventLog, open_event_log
@@ -19,6 +21,30 @@ class Rollcall:
         self.db = Database(self.settings.duckdb_path, read_only=read_only,
                            timezone=self.settings.timezone)
         self.ingestor = Ingestor(self.log, self.db)
+        self._keys = None
+        self._faces = None
+        self._lazy = threading.Lock()
+
+    @property
+    def keys(self):
+        """Per-person encryption keys (created on first use)."""
+        with self._lazy:
+            if self._keys is None:
+                from core.keys import KeyStore, load_master_key
+
+                master = load_master_key(self.settings.master_key, self.settings.data_path)
+                self._keys = KeyStore(self.settings.data_path / "keys.sqlite", master)
+        return self._keys
+
+    @property
+    def faces(self):
+        """The face service: models are loaded on first use (seconds), then shared by all threads."""
+        with self._lazy:
+            if self._faces is None:
+                from core.faces.service import FaceService
+
+                self._faces = FaceService(self)
+        return self._faces
 
     def submit(self, *events: Event) -> AppendResult:
         result = self.log.append(list(events))

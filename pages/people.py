@@ -12,8 +12,78 @@ LABELS = {"student_id": "Student id", "name": "Name", "name_en": "Name (English)
           "department": "Department / class", "phone": "Phone", "email": "E-mail",
           "ceremony_order": "Ceremony order", "photo_count": "Photos"}
 
+
+
+def show_verdicts(rows: list[dict]) -> None:
+    """One line per photo: enrolled or refused, and why."""
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def verdict_row(verdict, student_id: str | None = None) -> dict:
+    row = {"Student id": student_id} if student_id else {}
+    row.update({"Photo": verdict.name, "Result": "enrolled" if verdict.accepted else "refused",
+                "Why / warnings": verdict.reason or "; ".join(verdict.warnings)})
+    return row
+
+
+def face_section(person: dict) -> None:
+    from core.faces.images import ImageError
+    from core.faces.service import ConsentRequiredError, EnrollmentError
+    from core.faces.weights import WeightsError
+
+    sid = person["student_id"]
+    try:
+        faces = app.faces
+    except WeightsError as exc:
+        st.error(str(exc))
+        return
+    consent = faces.consent_of(sid)
+    if consent is None:
+        st.warning("No consent on record: photos cannot be enrolled until consent is recorded.")
+        with st.form(f"consent_{sid}"):
+            method = st.text_input("How was consent given?", placeholder="e.g. signed form 2026-11, online form")
+            if st.form_submit_button("Record consent"):
+                try:
+                    faces.record_consent(sid, method, user.username)
+                except (ConsentRequiredError, EnrollmentError) as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
+        return
+    st.caption(f"Consent: {consent['method']} · recorded {consent['recorded_at']:%Y-%m-%d} "
+               f"by {consent['recorded_by'] or '-'}")
+    uploads = st.file_uploader("Photos (several: different days, light and angles help)", type=["jpg", "jpeg", "png"],
+                               accept_multiple_files=True, key=f"photos_{sid}_{st.session_state.get('enrolled', 0)}")
+    shot = st.camera_input("Or take a photo", key=f"camera_{sid}_{st.session_state.get('enrolled', 0)}")
+    photos = [(u.name, u.getvalue()) for u in uploads or []] + ([("camera.jpg", shot.getvalue())] if shot else [])
+    if photos and st.button(f"Enroll {len(photos)} photo(s)", type="primary", key=f"enroll_{sid}"):
+        bar = st.progress(0.0, text="Checking photos…")
+        try:
+            verdicts = faces.enroll(sid, photos, user.username,
+                                    progress=lambda n, total, name: bar.progress(n / total, text=f"{name} ({n}/{total})"))
+        except (ConsentRequiredError, EnrollmentError, ImageError) as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["enrolled"] = st.session_state.get("enrolled", 0) + 1
+            st.session_state["last_verdicts"] = [verdict_row(v) for v in verdicts]
+            st.rerun()
+    if rows := st.session_state.pop("last_verdicts", None):
+        enrolled = sum(r["Result"] == "enrolled" for r in rows)
+        (st.success if enrolled else st.error)(f"{enrolled} of {len(rows)} photo(s) enrolled.")
+        show_verdicts(rows)
+    templates = faces.templates_of(sid)
+    if not templates.empty:
+        st.dataframe(templates[["source", "model", "detector", "quality", "created_at"]], hide_index=True,
+                     width="stretch", column_config={
+                         "source": "Photo", "model": "Model", "detector": "Detector", "quality": "Quality",
+                         "created_at": st.column_config.DatetimeColumn("Enrolled", format="YYYY-MM-DD HH:mm")})
+        if st.button("Remove all face templates", key=f"unenroll_{sid}"):
+            faces.remove_templates(sid, user.username, reason="removed on the People page")
+            st.rerun()
+
+
 st.title("People")
-find_tab, import_tab = st.tabs(["Find and edit", "Import roster"])
+find_tab, import_tab, photos_tab = st.tabs(["Find and edit", "Import roster", "Enroll photos (.zip)"])
 
 with find_tab:
     query = st.text_input("Search", placeholder="Name in Thai or English, student id, department, phone…",
@@ -54,6 +124,8 @@ with find_tab:
             else:
                 st.session_state["flash"] = f"Saved {person['name']}." if changed else "Nothing changed."
                 st.rerun()
+        with st.expander(f"Face enrollment ({person['photo_count']} photo(s))", expanded=not person["photo_count"]):
+            face_section(person)
         with st.expander("Delete this person"):
             st.write("Removes the person, their class memberships, attendance and ceremony place. "
                      "The deletion is kept in the audit trail.")
@@ -103,3 +175,29 @@ with import_tab:
                     st.session_state["roster_uploads"] = st.session_state.get("roster_uploads", 0) + 1
                     st.session_state["flash"] = f"Imported {count} rows from {uploaded.name}."
                     st.rerun()
+
+with photos_tab:
+    st.write("Upload a .zip of photos named by student id — `6501001.jpg`, `6501001_2.jpg`, or a folder "
+             "`6501001/` per person. Each photo is checked and gets its own verdict; people without consent "
+             "on record are refused unless you record consent for this batch below.")
+    bundle = st.file_uploader("Photos (.zip)", type=["zip"], key=f"zip_{st.session_state.get('zips', 0)}")
+    consent_method = st.text_input("Record consent for everyone in this file as (leave empty if already recorded)",
+                                   placeholder="e.g. signed forms collected 2026-11-20")
+    if bundle is not None and st.button("Enroll photos", type="primary", key="zip_enroll"):
+        from core.faces.bulk import ZipError, enroll_zip
+        from core.faces.weights import WeightsError
+
+        bar = st.progress(0.0, text="Checking photos…")
+        try:
+            result = enroll_zip(app.faces, bundle.getvalue(), user.username, consent_method=consent_method or None,
+                                progress=lambda n, total, name: bar.progress(n / total, text=f"{name} ({n}/{total})"))
+        except (ZipError, WeightsError) as exc:
+            st.error(f"{bundle.name}: {exc}")
+        else:
+            st.session_state["zips"] = st.session_state.get("zips", 0) + 1
+            bar.progress(1.0, text="Done")
+            (st.success if result.enrolled else st.error)(
+                f"{result.enrolled} of {len(result.verdicts)} photo(s) enrolled.")
+            if result.skipped:
+                st.warning("Not photos, or no student id in the name: " + ", ".join(result.skipped[:20]))
+            show_verdicts([verdict_row(v, sid) for sid, v in result.verdicts])

@@ -21,3 +21,11 @@ def app(settings):
     rollcall = Rollcall(settings)
     yield rollcall
     rollcall.close()
+
+
+@pytest.fixture(scope="session")
+def photos():
+    """Real face photos from registry packages (see tests/photos.py)."""
+    from tests.photos import photo_dir
+
+    return photo_dir()

@@ -1,0 +1,134 @@
+"""The in-memory gallery: every template as one normalised matrix, searched with one product.
+
+Open-set decision: a face is known only when its best person scores at least the threshold AND
+beats the best *other* person by the margin; otherwise it is unknown. Operator "not this person"
+marks become hard negatives: a probe that resembles a rejected probe of person P more than P's
+own templates do is not matched to P.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Match:
+    student_id: str | None  # None: unknown
+    score: float  # best person's cosine similarity
+    runner_up_gap: float  # best minus the best other person (1.0 when nobody else is enrolled)
+    candidate: str | None  # the best person even when not accepted (for evidence and alerts)
+    model: str
+    threshold: float
+    margin: float
+
+    @property
+    def known(self) -> bool:
+        return self.student_id is not None
+
+
+class Gallery:
+    def __init__(self, model: str, threshold: float, margin: float, dim: int = 128):
+        self.model, self.threshold, self.margin = model, threshold, margin
+        self._lock = threading.RLock()
+        self._matrix = np.zeros((0, dim), np.float32)
+        self._owners = np.zeros(0, np.int32)  # person code per row (ints: comparisons stay fast at 100k rows)
+        self._people: list[str] = []  # code -> student id
+        self._code: dict[str, int] = {}
+        self._template_ids: list[str] = []
+        self._negatives: dict[str, np.ndarray] = {}  # student id -> rejected probes (k×dim)
+
+    def __len__(self) -> int:
+        return len(self._template_ids)
+
+    def people(self) -> int:
+        return len(set(self._owners.tolist()))
+
+    def _code_for(self, student_id: str) -> int:
+        if student_id not in self._code:
+            self._code[student_id] = len(self._people)
+            self._people.append(student_id)
+        return self._code[student_id]
+
+    def add(self, template_id: str, student_id: str, vector: np.ndarray) -> None:
+        vector = _unit(vector)
+        with self._lock:
+            if template_id in self._template_ids:
+                return
+            if self._matrix.shape[1] != vector.shape[0]:
+                self._matrix = np.zeros((0, vector.shape[0]), np.float32)
+            self._matrix = np.vstack([self._matrix, vector[None]])
+            self._owners = np.append(self._owners, np.int32(self._code_for(student_id)))
+            self._template_ids.append(template_id)
+
+    def add_many(self, rows: list[tuple[str, str, np.ndarray]]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            fresh = [r for r in rows if r[0] not in set(self._template_ids)]
+            if not fresh:
+                return
+            vectors = np.stack([_unit(v) for _, _, v in fresh])
+            base = self._matrix if self._matrix.shape[1] == vectors.shape[1] else self._matrix[:0, :vectors.shape[1]]
+            self._matrix = np.vstack([base, vectors]).astype(np.float32)
+            codes = np.array([self._code_for(s) for _, s, _ in fresh], np.int32)
+            self._owners = np.concatenate([self._owners, codes])
+            self._template_ids += [t for t, _, _ in fresh]
+
+    def remove_person(self, student_id: str) -> None:
+        with self._lock:
+            keep = self._owners != self._code.get(student_id, -1)
+            self._matrix, self._owners = self._matrix[keep], self._owners[keep]
+            self._template_ids = [t for t, k in zip(self._template_ids, keep, strict=True) if k]
+            self._negatives.pop(student_id, None)
+
+    def add_negative(self, student_id: str, vector: np.ndarray) -> None:
+        with self._lock:
+            old = self._negatives.get(student_id)
+            vector = _unit(vector)[None]
+            self._negatives[student_id] = vector if old is None else np.vstack([old, vector])
+
+    def person_scores(self, probe: np.ndarray, exclude: str | None = None) -> list[tuple[str, float]]:
+        """Best similarity per person, highest first."""
+        with self._lock:
+            if not len(self._template_ids):
+                return []
+            sims = self._matrix @ _unit(probe)
+            owners = self._owners
+        best = np.full(len(self._people), -np.inf, np.float32)
+        np.maximum.at(best, owners, sims)
+        ranked = [(self._people[c], float(best[c])) for c in np.argsort(-best) if np.isfinite(best[c])]
+        return [(sid, score) for sid, score in ranked if sid != exclude]
+
+    def match(self, probe: np.ndarray) -> Match:
+        probe = _unit(probe)
+        with self._lock:
+            if not len(self._template_ids):
+                return Match(None, 0.0, 0.0, None, self.model, self.threshold, self.margin)
+            sims = self._matrix @ probe
+            owners = self._owners
+            negatives = dict(self._negatives)
+        # Top-2 people without sorting everything: the best row, then the best row of anyone else.
+        first = int(np.argmax(sims))
+        best_owner, best = owners[first], float(sims[first])
+        rejected = negatives.get(self._people[best_owner])
+        if rejected is not None and float(np.max(rejected @ probe)) >= best:
+            # Closer to a face an operator said is NOT this person than to this person's own templates.
+            sims = np.where(owners == best_owner, -1.0, sims)
+            first = int(np.argmax(sims))
+            best_owner, best = owners[first], float(sims[first])
+        others = np.where(owners == best_owner, -1.0, sims)
+        runner_up = float(np.max(others)) if len(others) else -1.0
+        gap = best - runner_up if runner_up > -1.0 else 1.0
+        accepted = best >= self.threshold and gap >= self.margin
+        student_id = self._people[best_owner]
+        return Match(student_id if accepted else None, round(best, 4), round(gap, 4), student_id,
+                     self.model, self.threshold, self.margin)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, np.float32).reshape(-1)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector

@@ -1,0 +1,234 @@
+"""Enrollment, identification and "not this person", over the engine, the gallery and the key store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.eventlog import Event
+from core.faces.engine import Face, FaceEngine
+from core.faces.gallery import Gallery, Match
+from core.faces.images import ImageError, decode_image
+from core.faces.quality import assess, main_faces
+from core.keys import KeyErasedError
+from core.services import Rollcall
+
+
+class ConsentRequiredError(PermissionError):
+    pass
+
+
+class EnrollmentError(ValueError):
+    pass
+
+
+@dataclass
+class PhotoVerdict:
+    name: str
+    accepted: bool
+    reason: str = ""  # why it was refused, in plain words
+    warnings: list[str] = field(default_factory=list)  # accepted, but look (look-alike, inconsistent)
+    quality: dict | None = None
+
+
+@dataclass
+class IdentifiedFace:
+    box: list[int]
+    known: bool
+    student_id: str | None
+    name: str | None
+    guardian_name: str | None
+    department: str | None
+    contact: str | None
+    images_count: int
+    score: float
+    runner_up_gap: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class FaceService:
+    def __init__(self, app: Rollcall):
+        self.app = app
+        self.settings = app.settings
+        self.engine = FaceEngine(app.settings)
+        self.gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+        self._version = -1
+        self._vectors: dict[str, tuple[str, np.ndarray]] = {}  # template id -> (student id, vector)
+        self._sync = threading.Lock()
+
+    # --- keeping the gallery in step with the read model ---------------------------------------
+
+    def refresh(self) -> None:
+        """Reload what changed since the last call (enrollments from any process reach DuckDB as events)."""
+        version = int(self.app.db.scalar("SELECT version FROM face_state WHERE id = 1"))
+        with self._sync:
+            if version == self._version:
+                return
+            rows = self.app.db.query("SELECT template_id, student_id, token FROM face_templates WHERE model = ?",
+                                     [self.engine.model_name])
+            vectors = {}
+            for template_id, student_id, token in rows.itertuples(index=False):
+                known = self._vectors.get(template_id)
+                vector = known[1] if known else self._decrypt_vector(student_id, token)
+                if vector is not None:
+                    vectors[template_id] = (student_id, vector)
+            gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+            gallery.add_many([(t, s, v) for t, (s, v) in vectors.items()])
+            negatives = self.app.db.query("SELECT student_id, token FROM face_negatives WHERE model = ?",
+                                          [self.engine.model_name])
+            for student_id, token in negatives.itertuples(index=False):
+                vector = self._decrypt_vector(student_id, token)
+                if vector is not None:
+                    gallery.add_negative(student_id, vector)
+            self._vectors, self.gallery, self._version = vectors, gallery, version
+
+    def _decrypt_vector(self, student_id: str, token: str) -> np.ndarray | None:
+        try:
+            return np.frombuffer(self.app.keys.decrypt(student_id, token), np.float32)
+        except KeyErasedError:
+            return None  # erased person: the template is unreadable by design
+
+    def _encrypt_vector(self, student_id: str, vector: np.ndarray) -> str:
+        return self.app.keys.encrypt(student_id, np.asarray(vector, np.float32).tobytes())
+
+    # --- consent -------------------------------------------------------------------------------
+
+    def consent_of(self, student_id: str) -> dict | None:
+        df = self.app.db.query("SELECT * FROM consents WHERE student_id = ?", [student_id])
+        return None if df.empty else df.iloc[0].to_dict()
+
+    def record_consent(self, student_id: str, method: str, actor: str, purpose: str = "attendance and ceremony") -> None:
+        if not method.strip():
+            raise ConsentRequiredError("Say how consent was given (e.g. signed form, online form).")
+        self._require_person(student_id)
+        self.app.submit(Event.new("consent.recorded", {"student_id": student_id, "method": method.strip(),
+                                                        "purpose": purpose}, actor=actor))
+
+    def _require_person(self, student_id: str) -> dict:
+        df = self.app.db.query("SELECT * FROM people WHERE student_id = ?", [student_id])
+        if df.empty:
+            raise EnrollmentError(f"No person with student id {student_id!r}.")
+        return df.iloc[0].to_dict()
+
+    # --- enrollment --------------------------------------------------------------------------
+
+    def enroll(self, student_id: str, photos: list[tuple[str, bytes]], actor: str,
+               progress: Callable[[int, int, str], None] | None = None) -> list[PhotoVerdict]:
+        """Check each photo; store an encrypted template for each good one. Nothing is processed without consent."""
+        self._require_person(student_id)
+        if self.consent_of(student_id) is None:
+            raise ConsentRequiredError(f"No consent on record for {student_id}: record it before enrolling photos.")
+        self.refresh()
+        own = [v for s, v in self._vectors.values() if s == student_id]
+        verdicts, events = [], []
+        for n, (name, data) in enumerate(photos, 1):
+            if progress:
+                progress(n, len(photos), name)
+            verdict, vector = self._check_photo(name, data, student_id, own)
+            verdicts.append(verdict)
+            if vector is None:
+                continue
+            own.append(vector)
+            template_id = str(uuid.uuid4())
+            if self.settings.keep_photos:
+                self._keep_photo(student_id, template_id, data)
+            events.append(Event.new("face.enrolled", {
+                "template_id": template_id, "student_id": student_id, "model": self.engine.model_name,
+                "detector": self.engine.detector_name, "quality": verdict.quality, "source": name,
+                "token": self._encrypt_vector(student_id, vector)}, actor=actor))
+        if events:
+            self.app.submit(*events)
+            self.refresh()
+        return verdicts
+
+    def _check_photo(self, name: str, data: bytes, student_id: str,
+                     own: list[np.ndarray]) -> tuple[PhotoVerdict, np.ndarray | None]:
+        try:
+            image = decode_image(data, name, max_bytes=self.settings.max_image_bytes,
+                                 max_pixels=self.settings.max_image_pixels)
+        except ImageError as exc:
+            return PhotoVerdict(name, False, str(exc).removeprefix(f"{name}: ")), None
+        faces = main_faces(self.engine.detect(image))
+        if not faces:
+            return PhotoVerdict(name, False, "no face found"), None
+        if len(faces) > 1:
+            return PhotoVerdict(name, False, f"more than one face ({len(faces)}): use a photo of this person alone"), None
+        face = faces[0]
+        quality = assess(face, self.settings)
+        if not quality.ok:
+            return PhotoVerdict(name, False, "; ".join(quality.problems), quality=quality.as_dict()), None
+        vector = self.engine.embed([face])[0].embedding
+        verdict = PhotoVerdict(name, True, quality=quality.as_dict())
+        for other, score in self.gallery.person_scores(vector, exclude=student_id)[:3]:
+            if score >= self.settings.lookalike_threshold:
+                verdict.warnings.append(f"looks like {self._label(other)} (similarity {score:.2f}): "
+                                        "twins or a photo in the wrong folder?")
+        if own and max(float(v @ vector) for v in own) < self.settings.match_threshold:
+            verdict.warnings.append("does not look like this person's other photos")
+        return verdict, vector
+
+    def _keep_photo(self, student_id: str, template_id: str, data: bytes) -> None:
+        # Only when an admin enabled it; encrypted with the person's key like every biometric.
+        folder = self.settings.data_path / "photos" / hashlib.sha256(student_id.encode()).hexdigest()[:20]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{template_id}.enc").write_text(self.app.keys.encrypt(student_id, data))
+
+    def _label(self, student_id: str) -> str:
+        name = self.app.db.scalar("SELECT name FROM people WHERE student_id = ?", [student_id])
+        return f"{name} ({student_id})" if name else student_id
+
+    def templates_of(self, student_id: str):
+        return self.app.db.query(
+            "SELECT template_id, model, detector, quality, source, created_at FROM face_templates "
+            "WHERE student_id = ? ORDER BY created_at", [student_id])
+
+    def remove_templates(self, student_id: str, actor: str, template_id: str | None = None,
+                         reason: str | None = None) -> None:
+        self.app.submit(Event.new("face.removed", {"student_id": student_id, "template_id": template_id,
+                                                    "reason": reason}, actor=actor))
+
+    # --- identification ------------------------------------------------------------------------
+
+    def match_faces(self, image: np.ndarray) -> list[tuple[Face, Match]]:
+        self.refresh()
+        gallery = self.gallery
+        return [(face, gallery.match(face.embedding)) for face in self.engine.analyze(image)]
+
+    def identify(self, data: bytes, name: str = "photo") -> list[IdentifiedFace]:
+        image = decode_image(data, name, max_bytes=self.settings.max_image_bytes,
+                             max_pixels=self.settings.max_image_pixels)
+        out = []
+        for face, match in self.match_faces(image):
+            person = self._person_card(match.student_id) if match.known else {}
+            out.append(IdentifiedFace(
+                box=[int(v) for v in face.box], known=match.known, student_id=match.student_id,
+                name=person.get("name"), guardian_name=person.get("guardian_name"),
+                department=person.get("department"), contact=person.get("phone") or person.get("email"),
+                images_count=int(person.get("photo_count") or 0), score=round(match.score, 4),
+                runner_up_gap=round(match.runner_up_gap, 4)))
+        return out
+
+    def _person_card(self, student_id: str) -> dict:
+        df = self.app.db.query("SELECT name, guardian_name, department, phone, email, photo_count FROM people "
+                               "WHERE student_id = ?", [student_id])
+        return {} if df.empty else {k: (None if pd.isna(v) else v) for k, v in df.iloc[0].to_dict().items()}
+
+    def not_this_person(self, student_id: str, embedding: np.ndarray, actor: str, reason: str | None = None) -> None:
+        """An operator says this face is not `student_id`: the matcher will not make that match again."""
+        self.app.submit(Event.new("face.not_this_person", {
+            "student_id": student_id, "model": self.engine.model_name,
+            "token": self._encrypt_vector(student_id, embedding), "reason": reason}, actor=actor))
+        self.refresh()
+
+
+def quality_json(value: str | None) -> dict:
+    return json.loads(value) if value else {}
