@@ -10,6 +10,7 @@ PAGES = [
     ("people", "pages/people.py", "People", ":material/groups:", "Operations"),
     ("my_attendance", "pages/my_attendance.py", "My attendance", ":material/event_available:", "Me"),
     ("users", "pages/users.py", "Users", ":material/manage_accounts:", "Admin"),
+    ("devices", "pages/devices.py", "Devices", ":material/sensors:", "Admin"),
     ("audit", "pages/audit.py", "Audit trail", ":material/history:", "Admin"),
     ("account", "pages/account.py", "Account", ":material/person:", "Me"),
 ]

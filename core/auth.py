@@ -29,6 +29,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "my_attendance": frozenset({Role.STUDENT}),
     "users": frozenset({Role.ADMIN}),
     "audit": frozenset({Role.ADMIN}),
+    "devices": frozenset({Role.ADMIN}),
     "account": frozenset(Role),
 }
 

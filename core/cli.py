@@ -45,19 +45,26 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """What `make run` does: bootstrap, then serve the app until Ctrl-C."""
+    """What `make run` does: bootstrap, then serve the app and the device receiver until Ctrl-C."""
     cmd_bootstrap(args)
     settings = get_settings()
-    url = f"http://{settings.app_host}:{settings.app_port}"
-    print(f"Rollcall app: {url}  (Ctrl-C stops it)", flush=True)
+    app_url = f"http://{settings.app_host}:{settings.app_port}"
+    receiver_url = f"http://{settings.receiver_host}:{settings.receiver_port}"
+    receiver = subprocess.Popen([sys.executable, "-m", "uvicorn", "receiver.app:app", "--host", settings.receiver_host,
+                                 "--port", str(settings.receiver_port), "--log-level", "warning"], cwd=PROJECT_ROOT)
     app_proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "streamlit_app.py"),
                                  "--server.address", settings.app_host, "--server.port", str(settings.app_port),
                                  "--browser.gatherUsageStats", "false"], cwd=PROJECT_ROOT)
+    print(f"Rollcall app:      {app_url}\nDevice receiver:   {receiver_url}  (API docs {receiver_url}/docs)\n"
+          "Ctrl-C stops both.", flush=True)
     try:
         return app_proc.wait()
     except KeyboardInterrupt:
-        app_proc.terminate()
-        return app_proc.wait()
+        return 0
+    finally:
+        for proc in (app_proc, receiver):
+            proc.terminate()
+            proc.wait(timeout=20)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -198,6 +205,54 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     return 0 if accepted else 1
 
 
+def cmd_device(args: argparse.Namespace) -> int:
+    from core import devices
+
+    if args.action == "list":
+        log = open_event_log(get_settings())
+        for d in log.list_devices():
+            print(f"{d.device_id}\t{'enabled' if d.enabled else 'revoked'}\t{d.label}")
+        return 0
+    if not args.device_id:
+        return _fail(f"device {args.action} needs a DEVICE_ID")
+    log = open_event_log(get_settings())  # the registry lives beside the log: works while the app runs
+    try:
+        if args.action == "add":
+            secret = devices.add_device(log, args.device_id, args.actor, args.label or "")
+            print(f"Device {args.device_id} registered. Its secret (shown once; put it in config.h):\n{secret}")
+        else:
+            devices.set_enabled(log, args.device_id, args.action == "enable", args.actor, args.reason)
+            print(f"Device {args.device_id} {'enabled' if args.action == 'enable' else 'revoked'}.")
+    except devices.DeviceError as exc:
+        return _fail(str(exc))
+    finally:
+        log.close()
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """List the event log (whichever back-end is configured); binary payloads are summarised."""
+    log = open_event_log(get_settings())
+    stored = log.read_after(args.after, args.limit)
+    rows = []
+    for s in stored:
+        payload = dict(s.event.payload)
+        if "jpeg_b64" in payload:
+            payload["jpeg_b64"] = f"<{len(payload['jpeg_b64']) * 3 // 4} bytes>"
+        for secret in ("password_hash", "token"):
+            if secret in payload:
+                payload[secret] = "<hidden>"
+        rows.append({"position": s.position, "id": s.event.id, "kind": s.event.kind, "ts_ms": s.event.ts_ms,
+                     "actor": s.event.actor, "source": s.event.source, "payload": payload})
+    if args.json:
+        print(json.dumps({"events": rows, "next_cursor": rows[-1]["position"] if rows else args.after},
+                         ensure_ascii=False))
+    else:
+        for r in rows:
+            print(f"{r['position']}\t{r['kind']}\t{r['actor'] or ''}\t{r['id']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.cli", description="Rollcall command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -227,6 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--consent", help="record consent first, saying how it was given (e.g. 'signed form 2026')")
     p.add_argument("--actor", default="cli", help="who is enrolling (for the audit trail)")
     p.set_defaults(func=cmd_enroll)
+    p = sub.add_parser("device", help="register, revoke or list devices (ESP32 boards)")
+    p.add_argument("action", choices=["add", "revoke", "enable", "list"])
+    p.add_argument("device_id", nargs="?")
+    p.add_argument("--label", help="where it is, e.g. 'front of stage'")
+    p.add_argument("--reason")
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(func=cmd_device)
+    p = sub.add_parser("events", help="list what is in the event log")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--after", type=int, default=0, help="cursor: the position of the last event already seen")
+    p.add_argument("--limit", type=int, default=1000)
+    p.set_defaults(func=cmd_events)
     p = sub.add_parser("reset-password", help="give a user a new one-time password")
     p.add_argument("username")
     p.set_defaults(func=cmd_reset_password)

@@ -29,7 +29,22 @@ class Settings(BaseSettings):
     app_host: str = "127.0.0.1"
     app_port: int = 8501
     event_log_backend: str = Field("local", pattern="^(local|firestore)$")
+    # Firestore back-end: a project, a collection prefix (several deployments can share a project),
+    # and a service-account JSON file (not needed with FIRESTORE_EMULATOR_HOST set).
+    firestore_project_id: str = "demo-rollcall"
+    firestore_prefix: str = "rollcall"
+    firestore_credentials: Path | None = None
     ingest_poll_seconds: float = 0.5
+
+    # Device receiver (receiver/app.py)
+    receiver_host: str = "127.0.0.1"
+    receiver_port: int = 8502
+    signature_window_seconds: int = 300  # a signed request older or newer than this is refused
+    max_event_body_bytes: int = 256_000
+    max_frame_bytes: int = 700_000  # an ESP32-CAM SVGA JPEG is 30–150 kB
+    max_events_per_batch: int = 100
+    device_rate_per_second: float = 20.0  # requests per device; bursts up to twice this
+    device_clock_skew_hours: int = 24  # event times further from the server's clock are refused
 
     # Sign-in
     session_timeout_minutes: int = 30

@@ -158,11 +158,33 @@ MIGRATIONS: list[str] = [
     CREATE TABLE face_state (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
     INSERT INTO face_state VALUES (1, 0);
     """,
+    # 3: devices — health from heartbeats, and what each device sent
+    """
+    CREATE TABLE device_status (
+        device_id   VARCHAR PRIMARY KEY,
+        last_seen   TIMESTAMPTZ,
+        boot_id     VARCHAR,
+        firmware    VARCHAR,
+        uptime_s    BIGINT,
+        rssi        INTEGER,
+        queue_depth INTEGER,
+        free_heap   BIGINT
+    );
+    CREATE TABLE device_events (
+        event_id    VARCHAR PRIMARY KEY,
+        device_id   VARCHAR NOT NULL,
+        kind        VARCHAR NOT NULL,
+        at_time     TIMESTAMPTZ NOT NULL,
+        received_at TIMESTAMPTZ,
+        detail      VARCHAR
+    );
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",
                      "ceremonies", "ceremony_entries", "users", "audit", "ingest_errors", "ingest_state",
-                     "consents", "face_templates", "face_negatives", "face_state"]
+                     "consents", "face_templates", "face_negatives", "face_state",
+                     "device_status", "device_events"]
 
 
 class Database:

@@ -35,7 +35,9 @@ def apply(cur: Cursor, event: Event) -> None:
     handler = _HANDLERS.get(event.kind)
     if handler is not None:
         handler(cur, event)
-    if event.actor:
+    if event.source == "device":
+        _device_event(cur, event)
+    elif event.actor:
         _audit(cur, event)
 
 
@@ -203,6 +205,27 @@ def _face_not_this_person(cur: Cursor, e: Event) -> None:
     cur.execute("INSERT OR IGNORE INTO face_negatives VALUES (?, ?, ?, ?, ?)",
                 [e.id, p["student_id"], p["model"], p["token"], ts(e.ts_ms)])
     _faces_changed(cur)
+
+
+# --- devices ----------------------------------------------------------------------------------
+
+def _device_event(cur: Cursor, e: Event) -> None:
+    """Device traffic is not audit material (it is high-volume): it feeds device health and history."""
+    p = e.payload
+    device_id = p.get("device_id") or e.actor
+    cur.execute("INSERT INTO device_status (device_id) VALUES (?) ON CONFLICT DO NOTHING", [device_id])
+    seen = ts(p.get("received_ms") or e.ts_ms)
+    cur.execute("UPDATE device_status SET last_seen = greatest(coalesce(last_seen, ?), ?) WHERE device_id = ?",
+                [seen, seen, device_id])
+    if e.kind == "device.heartbeat":
+        cur.execute("UPDATE device_status SET boot_id = ?, firmware = ?, uptime_s = ?, rssi = ?, queue_depth = ?, "
+                    "free_heap = ? WHERE device_id = ?",
+                    [p["boot_id"], p["firmware"], p["uptime_s"], p["rssi"], p["queue_depth"], p["free_heap"],
+                     device_id])
+        return
+    detail = p.get("tag") or (f"{len(p.get('jpeg_b64', '')) * 3 // 4 // 1024} kB JPEG" if "jpeg_b64" in p else None)
+    cur.execute("INSERT OR IGNORE INTO device_events VALUES (?, ?, ?, ?, ?, ?)",
+                [e.id, device_id, e.kind, ts(e.ts_ms), ts(p.get("received_ms")), detail])
 
 
 # --- users and sign-in -----------------------------------------------------------------------

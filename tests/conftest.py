@@ -29,3 +29,14 @@ def photos():
     from tests.photos import photo_dir
 
     return photo_dir()
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator():
+    """One emulator for the session; tests keep apart by collection prefix."""
+    from tests.browser.conftest import free_port
+    from tests.firestore import FirestoreEmulator
+
+    emulator = FirestoreEmulator(free_port())
+    yield emulator
+    emulator.stop()

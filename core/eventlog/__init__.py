@@ -22,4 +22,9 @@ __all__ = [
 def open_event_log(settings: Settings) -> EventLog:
     if settings.event_log_backend == "local":
         return SQLiteEventLog(settings.events_path)
-    raise EventLogError(f"event log back-end {settings.event_log_backend!r} is not available in this version")
+    if settings.event_log_backend == "firestore":
+        from core.eventlog.firestore import FirestoreEventLog  # imported only when chosen: it is heavy
+
+        creds = str(settings.firestore_credentials) if settings.firestore_credentials else None
+        return FirestoreEventLog(settings.firestore_project_id, settings.firestore_prefix, creds)
+    raise EventLogError(f"unknown event log back-end {settings.event_log_backend!r}")

@@ -75,4 +75,7 @@ class EventLog(Protocol):
 
     def list_devices(self) -> list[Device]: ...
 
+    def remember_request(self, key: str, expires_ms: int) -> bool:
+        """Record a signed request's signature; False when it was already seen (a replay)."""
+
     def close(self) -> None: ...

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from core.eventlog.base import AppendResult, Device, Event, StoredEvent
+from core.eventlog.base import AppendResult, Device, Event, StoredEvent, now_ms
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -19,6 +19,11 @@ CREATE TABLE IF NOT EXISTS events (
     source   TEXT NOT NULL,
     payload  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS request_nonces (
+    key        TEXT PRIMARY KEY,
+    expires_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS request_nonces_expiry ON request_nonces (expires_ms);
 CREATE TABLE IF NOT EXISTS devices (
     device_id  TEXT PRIMARY KEY,
     secret     TEXT NOT NULL,
@@ -102,6 +107,14 @@ class SQLiteEventLog:
             "SELECT device_id, secret, enabled, created_ms, label FROM devices ORDER BY device_id"
         ).fetchall()
         return [_device(r) for r in rows]
+
+    def remember_request(self, key: str, expires_ms: int) -> bool:
+        conn = self._conn()
+        self._nonce_writes = getattr(self, "_nonce_writes", 0) + 1
+        if self._nonce_writes % 500 == 0:  # sweep now and then, not on every request
+            conn.execute("DELETE FROM request_nonces WHERE expires_ms < ?", (now_ms(),))
+        cur = conn.execute("INSERT OR IGNORE INTO request_nonces VALUES (?, ?)", (key, expires_ms))
+        return cur.rowcount == 1
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

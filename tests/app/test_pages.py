@@ -11,7 +11,7 @@ from core.services import Rollcall
 from tests.app.conftest import PASSWORDS, ROLES, as_user, texts
 
 PAGES = {key: str(PROJECT_ROOT / "pages" / f"{key}.py")
-         for key in ("home", "people", "my_attendance", "users", "audit", "account")}
+         for key in ("home", "people", "my_attendance", "users", "devices", "audit", "account")}
 DENIED = "You do not have access to this page."
 
 
@@ -172,3 +172,22 @@ def test_student_sees_own_attendance_only(seeded):
     table = at.dataframe[0].value
     assert len(table) > 0
     assert "6501001" in at.markdown[0].value
+
+
+def test_admin_registers_a_device_and_sees_the_secret_once(seeded):
+    at = as_user(PAGES["devices"], "boss").run()
+    assert "No device yet. Register one below." in texts(at, "info")
+    at.text_input[0].input("stage-1")
+    at.text_input[1].input("front of stage")
+    next(b for b in at.button if b.label == "Register").click().run()
+    secret = at.code[0].value
+    assert len(secret) == 64
+    device = Rollcall(seeded).log.get_device("stage-1")
+    assert device.secret == secret and device.enabled
+    at.run()
+    assert not at.code
+    at.button(key="device_toggle").click().run()
+    assert Rollcall(seeded).log.get_device("stage-1").enabled is False
+    at.text_input[0].input("bad id!")
+    next(b for b in at.button if b.label == "Register").click().run()
+    assert any("device id" in e for e in texts(at, "error"))

@@ -9,7 +9,7 @@ from core.eventlog import Event, SQLiteEventLog
 
 pytestmark = pytest.mark.browser
 
-ADMIN_PAGES = ["Overview", "People", "Users", "Audit trail", "Account"]
+ADMIN_PAGES = ["Overview", "People", "Users", "Devices", "Audit trail", "Account"]
 NEW_PASSWORD = "correct-horse-battery"
 
 

@@ -1,0 +1,145 @@
+"""The receiver over real HTTP: each refusal has the right status and appends nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import cv2
+import httpx
+import numpy as np
+
+from core import devices
+from core.config import Settings
+from core.services import Rollcall
+from tests.receiver.conftest import Receiver, event
+
+
+def problem(resp: httpx.Response, status: int, code: str) -> None:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["code"] == code and body["status"] == status and body["detail"]
+
+
+def test_a_batch_is_accepted_and_stored_with_stable_ids(live):
+    r, secret = live
+    resp = r.post("/v1/events", {"events": [event(n) for n in range(1, 21)]}, "stage-1", secret)
+    assert resp.status_code == 200 and resp.json() == {"accepted": 20, "duplicates": 0}
+    stored = r.log.read_after(0)
+    ids = [s.event.id for s in stored if s.event.source == "device"]
+    assert ids == [f"stage-1:b7:{n}" for n in range(1, 21)]
+    assert stored[-1].event.kind == "beam.front" and stored[-1].event.actor == "stage-1"
+
+
+def test_a_retried_event_is_a_duplicate_stored_once(live):
+    r, secret = live
+    body = {"events": [event(1), event(2, "rfid.scan", tag="04a1b2c3")]}
+    assert r.post("/v1/events", body, "stage-1", secret).json() == {"accepted": 2, "duplicates": 0}
+    time.sleep(1.01)  # the firmware re-signs a retry: a new timestamp, a new signature
+    assert r.post("/v1/events", body, "stage-1", secret).json() == {"accepted": 0, "duplicates": 2}
+    device_events = [s.event for s in r.log.read_after(0) if s.event.source == "device"]
+    assert len(device_events) == 2 and device_events[1].payload["tag"] == "04A1B2C3"
+
+
+def test_refusals_append_nothing(live):
+    r, secret = live
+    other_secret = r.add_device("stage-2")
+    devices.set_enabled(r.log, "stage-2", False, "test")
+    head = r.log.head()
+    good = {"events": [event(1)]}
+    raw = json.dumps(good).encode()
+    now = int(time.time())
+    problem(r.post("/v1/events", good, "stage-1", "not-the-secret"), 401, "bad_signature")
+    problem(r.post("/v1/events", good, "stage-1", secret, ts=now - 3600), 401, "stale_timestamp")
+    problem(r.post("/v1/events", good, "ghost", secret), 401, "unknown_device")
+    problem(r.post("/v1/events", {"events": [event(1, device="stage-2")]}, "stage-2", other_secret), 403,
+            "device_revoked")
+    problem(r.post("/v1/events", {"events": [event(1, device="stage-2")]}, "stage-1", secret), 403, "wrong_device")
+    problem(r.post("/v1/events", raw, "stage-1", secret, content_type="text/plain"), 415, "wrong_content_type")
+    problem(r.post("/v1/events", b'{"events": [', "stage-1", secret), 422, "invalid_body")
+    problem(r.post("/v1/events", {"events": [{**event(1), "kind": "beam.sideways"}]}, "stage-1", secret), 422,
+            "invalid_body")
+    problem(r.post("/v1/events", {"events": [{**event(1), "extra": 1}]}, "stage-1", secret), 422, "invalid_body")
+    problem(r.post("/v1/events", {"events": [event(1, "beam.front", tag="x")]}, "stage-1", secret), 422,
+            "invalid_body")
+    problem(r.post("/v1/events", {"events": [{**event(1), "ts_ms": 1000}]}, "stage-1", secret), 422, "bad_clock")
+    big = {"events": [event(n) for n in range(1, 3000)]}
+    problem(r.post("/v1/events", big, "stage-1", secret), 413, "body_too_large")
+    problem(r.post("/v1/events", {"events": [event(n) for n in range(1, 102)]}, "stage-1", secret), 413,
+            "batch_too_large")
+    resp = httpx.post(r.url + "/v1/events", content=raw, headers={"Content-Type": "application/json"})
+    problem(resp, 401, "unsigned")
+    assert r.log.head() == head
+
+
+def test_the_exact_same_signed_request_twice_is_a_replay(live):
+    r, secret = live
+    raw = json.dumps({"events": [event(1)]}).encode()
+    from receiver.signing import signed_headers
+
+    headers = signed_headers("stage-1", secret, "POST", "/v1/events", raw, int(time.time()))
+    assert r.post("/v1/events", raw, "stage-1", secret, headers=headers).status_code == 200
+    head = r.log.head()
+    problem(r.post("/v1/events", raw, "stage-1", secret, headers=headers), 409, "replayed_request")
+    assert r.log.head() == head
+
+
+def test_frames_must_be_jpeg_and_their_metadata_is_signed(live):
+    r, secret = live
+    jpeg = cv2.imencode(".jpg", np.full((240, 320, 3), 90, np.uint8))[1].tobytes()
+    path = f"/v1/frames/cam1/5/{int(time.time() * 1000)}"
+    head = r.log.head()
+    problem(r.post(path, b"GIF89a not a jpeg", "stage-1", secret, content_type="image/jpeg"), 422, "not_a_jpeg")
+    problem(r.post(path, jpeg[: len(jpeg) // 2], "stage-1", secret, content_type="image/jpeg"), 422, "not_a_jpeg")
+    # Signed for one path, sent to another (a changed sequence number): refused.
+    from receiver.signing import signed_headers
+
+    forged = signed_headers("stage-1", secret, "POST", path, jpeg, int(time.time()))
+    problem(r.post(path.replace("/5/", "/6/"), jpeg, "stage-1", secret, content_type="image/jpeg",
+                   headers=forged), 401, "bad_signature")
+    assert r.log.head() == head
+    resp = r.post(path, jpeg, "stage-1", secret, content_type="image/jpeg")
+    assert resp.status_code == 200 and resp.json()["accepted"] == 1
+    [stored] = r.log.read_after(head)
+    assert stored.event.id == "stage-1:cam1:5" and stored.event.kind == "frame.captured"
+
+
+def test_heartbeats_feed_device_health(live):
+    r, secret = live
+    beat = {"device_id": "stage-1", "boot_id": "b7", "firmware": "1.0.0", "uptime_s": 120, "rssi": -61,
+            "queue_depth": 3, "free_heap": 150000}
+    assert r.post("/v1/heartbeat", beat, "stage-1", secret).json() == {"accepted": 1, "duplicates": 0}
+    r.post("/v1/events", {"events": [event(1)]}, "stage-1", secret)
+    app = Rollcall(Settings(data_dir=r.data_dir))  # the app's ingestor folds what the receiver appended
+    try:
+        app.ingestor.pump()
+        status = devices.overview(app).set_index("device_id").loc["stage-1"]
+        assert (status["firmware"], status["rssi"], status["queue_depth"]) == ("1.0.0", -61, 3)
+        assert list(devices.recent_events(app, "stage-1")["kind"]) == ["beam.front"]
+    finally:
+        app.close()
+
+
+def test_rate_limit_per_device(tmp_path):
+    r = Receiver(tmp_path / "slow", {"ROLLCALL_DEVICE_RATE_PER_SECOND": "2"})  # bursts of 4, then 2/s
+    secret, other = r.add_device("stage-1"), r.add_device("stage-2")
+    r.start()
+    try:
+        codes = [r.post("/v1/events", {"events": [event(n)]}, "stage-1", secret).status_code for n in range(1, 9)]
+        assert codes[:4] == [200] * 4 and 429 in codes[4:]
+        limited = r.post("/v1/events", {"events": [event(99)]}, "stage-1", secret)
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+        # Another device is not slowed down by the first one.
+        resp = r.post("/v1/events", {"events": [event(1, device="stage-2")]}, "stage-2", other)
+        assert resp.status_code == 200
+    finally:
+        r.stop()
+
+
+def test_health_and_openapi(live):
+    r, _ = live
+    assert httpx.get(r.url + "/healthz").json()["status"] == "ok"
+    spec = httpx.get(r.url + "/openapi.json").json()
+    assert {"/v1/events", "/v1/heartbeat", "/v1/frames/{boot_id}/{seq}/{captured_ms}", "/healthz"} <= set(spec["paths"])
+    assert "$defs" not in json.dumps(spec)
