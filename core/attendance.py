@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
+from core.eventlog import Event
 from core.services import Rollcall
 
 # A session's state is derived from the clock and its events, never stored twice.
@@ -55,3 +56,36 @@ def student_history(app: Rollcall, student_id: str) -> pd.DataFrame:
         """,
         [student_id],
     )
+
+
+def open_session_for(app: Rollcall, student_id: str, at: datetime) -> dict | None:
+    """The session of one of the student's classes whose time window contains `at` (and not ended early)."""
+    df = app.db.query(
+        """
+        SELECT s.* FROM sessions s JOIN class_members m USING (class_id)
+        WHERE m.student_id = ? AND s.starts_at <= ? AND ? <= s.ends_at
+          AND (s.ended_at IS NULL OR ? < s.ended_at)
+        ORDER BY s.starts_at DESC LIMIT 1
+        """,
+        [student_id, at, at, at],
+    )
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def checkin_event(app: Rollcall, student_id: str, at_ms: int, method: str, actor: str, *, source: str = "app",
+                  score: float | None = None, evidence: dict | None = None) -> Event | None:
+    """The attendance event for a sighting, or None outside every session window.
+
+    The id is the session and the person, so however many sightings, cameras or processes report
+    the same person, one record per person per session is kept.
+    """
+    at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    session = open_session_for(app, student_id, at)
+    if session is None:
+        return None
+    late_from = session["starts_at"].to_pydatetime() + timedelta(minutes=int(session["late_after_min"]))
+    status = "late" if at > late_from else "present"
+    return Event(id=f"attendance:{session['session_id']}:{student_id}", kind="attendance.recorded", ts_ms=at_ms,
+                 actor=actor, source=source, payload={"session_id": session["session_id"], "student_id": student_id,
+                                       "status": status, "method": method, "at_ms": at_ms, "score": score,
+                                       **({"evidence": evidence} if evidence else {})})

@@ -179,6 +179,11 @@ MIGRATIONS: list[str] = [
         detail      VARCHAR
     );
     """,
+    # 4: cursors of the workers that turn events into new events (e.g. frames into check-ins).
+    # Kept across a rebuild: what they derived is already in the log under stable ids.
+    """
+    CREATE TABLE IF NOT EXISTS processor_state (name VARCHAR PRIMARY KEY, cursor BIGINT NOT NULL);
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",

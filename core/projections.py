@@ -37,8 +37,8 @@ def apply(cur: Cursor, event: Event) -> None:
         handler(cur, event)
     if event.source == "device":
         _device_event(cur, event)
-    elif event.actor:
-        _audit(cur, event)
+    elif event.source == "app" and event.actor:
+        _audit(cur, event)  # people's actions; device traffic and derived results are not audit material
 
 
 # --- people ---------------------------------------------------------------------------------
@@ -226,6 +226,14 @@ def _device_event(cur: Cursor, e: Event) -> None:
     detail = p.get("tag") or (f"{len(p.get('jpeg_b64', '')) * 3 // 4 // 1024} kB JPEG" if "jpeg_b64" in p else None)
     cur.execute("INSERT OR IGNORE INTO device_events VALUES (?, ?, ?, ?, ?, ?)",
                 [e.id, device_id, e.kind, ts(e.ts_ms), ts(p.get("received_ms")), detail])
+
+
+@handles("frame.processed")
+def _frame_processed(cur: Cursor, e: Event) -> None:
+    p = e.payload
+    found = p.get("error") or f"{p.get('faces', 0)} face(s), known: {', '.join(p.get('known', [])) or 'none'}"
+    cur.execute("UPDATE device_events SET detail = concat_ws(' · ', detail, ?) WHERE event_id = ?",
+                [found, p["frame_id"]])
 
 
 # --- users and sign-in -----------------------------------------------------------------------

@@ -24,6 +24,7 @@ class Rollcall:
         self._keys = None
         self._faces = None
         self._lazy = threading.Lock()
+        self.workers: list = []  # background workers bound to this store (stopped by close)
 
     @property
     def keys(self):
@@ -53,6 +54,8 @@ class Rollcall:
         return result
 
     def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
         self.ingestor.stop()
         self.db.close()
         self.log.close()

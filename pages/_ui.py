@@ -14,8 +14,13 @@ from core.services import Rollcall
 @st.cache_resource(show_spinner=False)
 def _app_for(data_path: str) -> Rollcall:
     # One per process (and data folder): owns the DuckDB file and runs the ingestor thread.
+    from core.faces.frames import FrameWorker
+
     app = Rollcall(get_settings())
     app.ingestor.start(app.settings.ingest_poll_seconds)
+    frames = FrameWorker(app)  # loads the face models only when a frame comes
+    frames.start(app.settings.ingest_poll_seconds)
+    app.workers.append(frames)
     return app
 
 

@@ -71,7 +71,7 @@ def test_repeated_event_id_is_ignored(backend):
 def test_concurrent_appends_from_two_processes_lose_nothing(backend):
     open_log, env = backend
     # Firestore transactions on one counter document contend (the emulator serialises them slowly).
-    n = 300 if env.get("ROLLCALL_EVENT_LOG_BACKEND") != "firestore" else 12
+    n = 300 if env.get("ROLLCALL_EVENT_LOG_BACKEND") != "firestore" else 8
     open_log().head()  # create the store once
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, env["ROLLCALL_DATA_DIR"], name, str(n)],
                                 cwd=PROJECT_ROOT, env={**os.environ, **env}) for name in ("a", "b")]
