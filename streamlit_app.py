@@ -2,12 +2,15 @@
 
 import streamlit as st
 
-from pages._ui import current_user, get_app, sign_out
+from pages._ui import current_user, get_app, public_view, sign_out
 
 # (key in core.auth.PAGE_ROLES, file, title, icon, menu section)
 PAGES = [
     ("home", "pages/home.py", "Overview", ":material/dashboard:", "Operations"),
     ("people", "pages/people.py", "People", ":material/groups:", "Operations"),
+    ("ceremony", "pages/ceremony.py", "Ceremony console", ":material/school:", "Ceremony"),
+    ("board", "pages/board.py", "Live board", ":material/grid_view:", "Ceremony"),
+    ("announcer", "pages/announcer.py", "Announcer", ":material/campaign:", "Ceremony"),
     ("my_attendance", "pages/my_attendance.py", "My attendance", ":material/event_available:", "Me"),
     ("users", "pages/users.py", "Users", ":material/manage_accounts:", "Admin"),
     ("devices", "pages/devices.py", "Devices", ":material/sensors:", "Admin"),
@@ -19,7 +22,12 @@ st.set_page_config(page_title="Rollcall", page_icon=":material/how_to_reg:", lay
 get_app()  # open the store and start the ingestor once per process
 
 user = current_user()
-if user is None:
+link = public_view()
+if link is not None:
+    # A read-only big-screen link: just that view, no menu, no sign-in.
+    nav = st.navigation([st.Page(f"pages/{link[0]}.py", title="Rollcall")], position="hidden")
+    user = None
+elif user is None:
     nav = st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:")])
 elif user.must_change:
     nav = st.navigation([st.Page("pages/account.py", title="Choose a new password", icon=":material/key:")])

@@ -82,7 +82,7 @@ MIGRATIONS: list[str] = [
         name               VARCHAR NOT NULL,
         on_date            DATE NOT NULL,
         venue              VARCHAR,
-        absent_timeout_min INTEGER NOT NULL DEFAULT 5,
+        absent_timeout_min DOUBLE NOT NULL DEFAULT 5,
         created_at         TIMESTAMPTZ NOT NULL
     );
     CREATE TABLE ceremony_entries (
@@ -184,12 +184,39 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS processor_state (name VARCHAR PRIMARY KEY, cursor BIGINT NOT NULL);
     """,
+    # 5: live ceremonies — running state, the calling queue, flags; RFID tags on people
+    """
+    ALTER TABLE ceremonies ADD COLUMN status VARCHAR DEFAULT 'planned';
+    ALTER TABLE ceremonies ADD COLUMN auto_advance BOOLEAN DEFAULT FALSE;
+    ALTER TABLE ceremonies ADD COLUMN calls INTEGER DEFAULT 0;
+    ALTER TABLE ceremonies ADD COLUMN started_at TIMESTAMPTZ;
+    ALTER TABLE ceremonies ADD COLUMN ended_at TIMESTAMPTZ;
+    ALTER TABLE ceremony_entries ADD COLUMN queue_pos DOUBLE;
+    ALTER TABLE ceremony_entries ADD COLUMN call_no INTEGER;
+    CREATE TABLE ceremony_flags (
+        event_id    VARCHAR NOT NULL,
+        ceremony_id VARCHAR NOT NULL,
+        at_time     TIMESTAMPTZ NOT NULL,
+        kind        VARCHAR NOT NULL,
+        detail      VARCHAR
+    );
+    ALTER TABLE people ADD COLUMN rfid_tag VARCHAR;
+    ALTER TABLE people ADD COLUMN pronunciation VARCHAR;
+    CREATE TABLE lineup_checks (
+        event_id    VARCHAR PRIMARY KEY,
+        ceremony_id VARCHAR NOT NULL,
+        student_id  VARCHAR NOT NULL,
+        at_time     TIMESTAMPTZ NOT NULL,
+        face_match  VARCHAR,          -- matched | mismatch | no face | not checked
+        score       DOUBLE
+    );
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",
                      "ceremonies", "ceremony_entries", "users", "audit", "ingest_errors", "ingest_state",
                      "consents", "face_templates", "face_negatives", "face_state",
-                     "device_status", "device_events"]
+                     "device_status", "device_events", "ceremony_flags", "lineup_checks"]
 
 
 class Database:

@@ -11,12 +11,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from core import ceremony
 from core.eventlog import Event
 
 Cursor = duckdb.DuckDBPyConnection
 Handler = Callable[[Cursor, Event], None]
 
-PERSON_FIELDS = ("name", "name_en", "guardian_name", "department", "phone", "email", "ceremony_order")
+PERSON_FIELDS = ("name", "name_en", "guardian_name", "department", "phone", "email", "ceremony_order", "rfid_tag",
+                 "pronunciation")
 _HANDLERS: dict[str, Handler] = {}
 
 
@@ -37,6 +39,8 @@ def apply(cur: Cursor, event: Event) -> None:
         handler(cur, event)
     if event.source == "device":
         _device_event(cur, event)
+        if event.kind in ("beam.front", "beam.back", "rfid.scan"):
+            _stage_sensor(cur, event)
     elif event.source == "app" and event.actor:
         _audit(cur, event)  # people's actions; device traffic and derived results are not audit material
 
@@ -150,13 +154,95 @@ def _attendance_recorded(cur: Cursor, e: Event) -> None:
 @handles("ceremony.created")
 def _ceremony_created(cur: Cursor, e: Event) -> None:
     p = e.payload
-    cur.execute("INSERT OR REPLACE INTO ceremonies VALUES (?, ?, ?, ?, ?, ?)",
+    cur.execute("INSERT OR REPLACE INTO ceremonies (ceremony_id, name, on_date, venue, absent_timeout_min, created_at, "
+                "status, auto_advance, calls) VALUES (?, ?, ?, ?, ?, ?, 'planned', FALSE, 0)",
                 [p["ceremony_id"], p["name"], date.fromisoformat(p["on_date"]), p.get("venue"),
                  p.get("absent_timeout_min", 5), ts(e.ts_ms)])
     cur.execute("DELETE FROM ceremony_entries WHERE ceremony_id = ?", [p["ceremony_id"]])
+    cur.execute("DELETE FROM ceremony_flags WHERE ceremony_id = ?", [p["ceremony_id"]])
     for entry in p["entries"]:
-        cur.execute("INSERT INTO ceremony_entries (ceremony_id, student_id, order_no) VALUES (?, ?, ?)",
-                    [p["ceremony_id"], entry["student_id"], entry["order_no"]])
+        cur.execute("INSERT INTO ceremony_entries (ceremony_id, student_id, order_no, queue_pos) VALUES (?, ?, ?, ?)",
+                    [p["ceremony_id"], entry["student_id"], entry["order_no"], float(entry["order_no"])])
+
+
+def _load_ceremony(cur: Cursor, ceremony_id: str) -> ceremony.Ceremony | None:
+    row = cur.execute("SELECT absent_timeout_min, status, auto_advance, calls FROM ceremonies WHERE ceremony_id = ?",
+                      [ceremony_id]).fetchone()
+    if row is None:
+        return None
+    rows = cur.execute("SELECT student_id, order_no, status, queue_pos, call_no, epoch_ms(called_at), "
+                       "epoch_ms(on_stage_at), epoch_ms(received_at) FROM ceremony_entries WHERE ceremony_id = ?",
+                       [ceremony_id]).fetchall()
+    entries = {r[0]: ceremony.Entry(*r) for r in rows}
+    return ceremony.Ceremony(ceremony_id, int(float(row[0]) * 60_000), entries, row[1], bool(row[2]), int(row[3]))
+
+
+def _save_ceremony(cur: Cursor, c: ceremony.Ceremony, before: ceremony.Ceremony, e: Event) -> None:
+    cur.execute("UPDATE ceremonies SET status = ?, auto_advance = ?, calls = ?, absent_timeout_min = ?, "
+                "started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END, "
+                "ended_at = CASE WHEN ? = 'ended' THEN ? ELSE ended_at END WHERE ceremony_id = ?",
+                [c.status, c.auto_advance, c.calls, c.absent_timeout_ms / 60_000, c.status, ts(e.ts_ms), c.status,
+                 ts(e.ts_ms), c.ceremony_id])
+    for sid, entry in c.entries.items():
+        if entry != before.entries[sid]:
+            cur.execute("UPDATE ceremony_entries SET status = ?, queue_pos = ?, call_no = ?, called_at = ?, "
+                        "on_stage_at = ?, received_at = ? WHERE ceremony_id = ? AND student_id = ?",
+                        [entry.status, entry.queue_pos, entry.call_no, ts(entry.called_at_ms),
+                         ts(entry.on_stage_at_ms), ts(entry.received_at_ms), c.ceremony_id, sid])
+    for flag in c.flags[len(before.flags):]:
+        cur.execute("INSERT INTO ceremony_flags VALUES (?, ?, ?, ?, ?)",
+                    [e.id, c.ceremony_id, ts(flag.at_ms), flag.kind, flag.detail])
+
+
+def fold_ceremony(cur: Cursor, ceremony_id: str | None, kind: str, payload: dict, e: Event) -> None:
+    """Load the ceremony, run the pure state machine on one event, write back what changed."""
+    if ceremony_id is None:
+        return
+    c = _load_ceremony(cur, ceremony_id)
+    if c is None:
+        return
+    before = ceremony.snapshot(c)
+    ceremony.apply(c, kind, payload, e.ts_ms)
+    _save_ceremony(cur, c, before, e)
+
+
+def _running_ceremony(cur: Cursor) -> str | None:
+    row = cur.execute("SELECT ceremony_id FROM ceremonies WHERE status = 'running' "
+                      "ORDER BY started_at DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def _ceremony_event(cur: Cursor, e: Event) -> None:
+    fold_ceremony(cur, e.payload.get("ceremony_id"), e.kind, e.payload, e)
+
+
+for _kind in ("ceremony.started", "ceremony.ended", "ceremony.settings", "ceremony.called", "ceremony.call_undone",
+              "ceremony.skipped", "ceremony.requeued", "ceremony.status_set", "ceremony.absent_timeout",
+              "stage.identified"):
+    _HANDLERS[_kind] = _ceremony_event
+
+
+@handles("ceremony.lineup_checked")
+def _lineup_checked(cur: Cursor, e: Event) -> None:
+    p = e.payload
+    cur.execute("INSERT OR IGNORE INTO lineup_checks VALUES (?, ?, ?, ?, ?, ?)",
+                [e.id, p["ceremony_id"], p["student_id"], ts(e.ts_ms), p.get("face_match"), p.get("score")])
+
+
+def _stage_sensor(cur: Cursor, e: Event) -> None:
+    """Beams belong to the running ceremony; an RFID tag names the person who carries it."""
+    running = _running_ceremony(cur)
+    if running is None:
+        return
+    if e.kind == "rfid.scan":
+        row = cur.execute("SELECT student_id FROM people WHERE upper(rfid_tag) = ?", [e.payload["tag"]]).fetchone()
+        if row is None:
+            cur.execute("INSERT INTO ceremony_flags VALUES (?, ?, ?, 'unknown_tag', ?)",
+                        [e.id, running, ts(e.ts_ms), f"RFID tag {e.payload['tag']} belongs to nobody"])
+            return
+        fold_ceremony(cur, running, "stage.identified", {"student_id": row[0], "method": "rfid"}, e)
+    else:
+        fold_ceremony(cur, running, e.kind, e.payload, e)
 
 
 # --- faces ------------------------------------------------------------------------------------

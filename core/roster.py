@@ -711,6 +711,9 @@ def clean_field(field: str, value: str | int | None) -> str | int | None:
         problem = None if _EMAIL.fullmatch(clean) else f"{_quote(text)} is not an e-mail address"
     elif field == "student_id":
         clean, problem = _clean_student_id(text)
+    elif field == "rfid_tag":  # the card's UID as the reader prints it: hex, any separators
+        clean = re.sub(r"[\s:-]", "", text).upper()
+        problem = None if re.fullmatch(r"[0-9A-F]{4,32}", clean) else f"{_quote(text)} is not an RFID card UID (hex)"
     else:
         clean, problem = text, None
     if problem:

@@ -14,13 +14,15 @@ from core.services import Rollcall
 @st.cache_resource(show_spinner=False)
 def _app_for(data_path: str) -> Rollcall:
     # One per process (and data folder): owns the DuckDB file and runs the ingestor thread.
+    from core.ceremonies import CeremonyClock
     from core.faces.frames import FrameWorker
 
     app = Rollcall(get_settings())
     app.ingestor.start(app.settings.ingest_poll_seconds)
-    frames = FrameWorker(app)  # loads the face models only when a frame comes
-    frames.start(app.settings.ingest_poll_seconds)
-    app.workers.append(frames)
+    # Frames load the face models only when one comes; the clock marks no-shows absent.
+    for worker in (FrameWorker(app), CeremonyClock(app)):
+        worker.start(app.settings.ingest_poll_seconds)
+        app.workers.append(worker)
     return app
 
 
@@ -67,3 +69,23 @@ def require(page: str) -> auth.User:
         st.stop()
     return user
 
+
+
+def public_view() -> tuple[str, str] | None:
+    """(view, ceremony id) when the URL is a valid read-only big-screen link (no sign-in needed)."""
+    from core.ceremonies import check_view_token
+
+    params = st.query_params
+    view, ceremony_id = params.get("view"), params.get("ceremony", "")
+    if view in ("board", "announcer") and check_view_token(get_app(), ceremony_id, params.get("token", "")):
+        return view, ceremony_id
+    return None
+
+
+def require_view(page: str) -> str | None:
+    """For the board and announcer: a valid link, or a signed-in role that may open the page.
+    Returns the ceremony id fixed by the link, or None when a signed-in user picks one."""
+    if (link := public_view()) is not None and link[0] == page:
+        return link[1]
+    require(page)
+    return None

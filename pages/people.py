@@ -10,7 +10,8 @@ app = get_app()
 
 LABELS = {"student_id": "Student id", "name": "Name", "name_en": "Name (English)", "guardian_name": "Guardian",
           "department": "Department / class", "phone": "Phone", "email": "E-mail",
-          "ceremony_order": "Ceremony order", "photo_count": "Photos"}
+          "ceremony_order": "Ceremony order", "rfid_tag": "RFID card", "pronunciation": "Pronunciation note",
+          "photo_count": "Photos"}
 
 
 
@@ -112,7 +113,11 @@ with find_tab:
                                                   value=int(person["ceremony_order"] or 0),
                                                   help="0 = no place in the ceremony order"),
             }
-            reason = c2.text_input("Reason for the change (optional, kept in the audit trail)")
+            edits["rfid_tag"] = c2.text_input(LABELS["rfid_tag"], person.get("rfid_tag") or "",
+                                              help="The UID of the card the stage reader scans, e.g. 04A1B2C3")
+            edits["pronunciation"] = c1.text_input(LABELS["pronunciation"], person.get("pronunciation") or "",
+                                                   help="How the announcer should say the name, e.g. กิด-ติ-พัด")
+            reason = st.text_input("Reason for the change (optional, kept in the audit trail)")
             save = st.form_submit_button("Save", type="primary")
         if save:
             edits["ceremony_order"] = int(edits["ceremony_order"]) or None

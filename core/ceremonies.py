@@ -1,0 +1,283 @@
+"""Ceremonies as staff run them: setup from the roster, the operator's actions, the live views,
+the absent timer, and the read-only links for big screens. The rules are in core/ceremony.py."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from core import ceremony
+from core.config import Settings
+from core.eventlog import Event, now_ms
+from core.keys import load_master_key
+from core.services import Rollcall
+
+log = logging.getLogger(__name__)
+ORDERS = {"roster": "Roster order, then department, then name", "department": "Department, then name",
+          "name": "Name (Thai dictionary order)"}
+_ORDER_SQL = {"roster": "ceremony_order NULLS LAST, department COLLATE th NULLS LAST, name COLLATE th",
+              "department": "department COLLATE th NULLS LAST, name COLLATE th", "name": "name COLLATE th"}
+
+
+def create(app: Rollcall, actor: str, *, name: str, on_date: date, venue: str = "", absent_timeout_min: float = 5,
+           order: str = "roster", department: str | None = None) -> str:
+    """A ceremony with every person on the roster (or one department), in the chosen order."""
+    if not name.strip():
+        raise ceremony.CeremonyError("Give the ceremony a name.")
+    if order not in _ORDER_SQL:
+        raise ceremony.CeremonyError(f"Unknown order {order!r}.")
+    if absent_timeout_min <= 0:
+        raise ceremony.CeremonyError("The absent timeout must be more than 0 minutes.")
+    where, params = ("WHERE department = ?", [department]) if department else ("", [])
+    people = app.db.query(f"SELECT student_id FROM people {where} ORDER BY {_ORDER_SQL[order]}, student_id", params)
+    if people.empty:
+        raise ceremony.CeremonyError("Nobody on the roster to seat: import the roster first.")
+    ceremony_id = re.sub(r"[^a-z0-9]+", "-", f"{on_date.isoformat()}-{uuid.uuid4().hex[:6]}")
+    app.submit(Event.new("ceremony.created", {
+        "ceremony_id": ceremony_id, "name": name.strip(), "on_date": on_date.isoformat(), "venue": venue.strip(),
+        "absent_timeout_min": absent_timeout_min, "order": order,
+        "entries": [{"student_id": sid, "order_no": n} for n, sid in enumerate(people["student_id"], 1)]},
+        actor=actor))
+    return ceremony_id
+
+
+def listing(app: Rollcall) -> pd.DataFrame:
+    return app.db.query("SELECT ceremony_id, name, on_date, venue, status FROM ceremonies "
+                        "ORDER BY (status = 'running') DESC, on_date DESC, created_at DESC")
+
+
+def load(app: Rollcall, ceremony_id: str) -> ceremony.Ceremony:
+    row = app.db.query("SELECT * FROM ceremonies WHERE ceremony_id = ?", [ceremony_id])
+    if row.empty:
+        raise ceremony.CeremonyError(f"No ceremony {ceremony_id!r}.")
+    r = row.iloc[0]
+    entries = app.db.query("SELECT student_id, order_no, status, queue_pos, call_no, epoch_ms(called_at) AS c, "
+                           "epoch_ms(on_stage_at) AS s, epoch_ms(received_at) AS r FROM ceremony_entries "
+                           "WHERE ceremony_id = ?", [ceremony_id])
+    return ceremony.Ceremony(
+        ceremony_id, int(float(r["absent_timeout_min"]) * 60_000),
+        {e.student_id: ceremony.Entry(e.student_id, int(e.order_no), e.status, float(e.queue_pos),
+                                      _int(e.call_no), _int(e.c), _int(e.s), _int(e.r))
+         for e in entries.itertuples(index=False)},
+        r["status"], bool(r["auto_advance"]), int(r["calls"]))
+
+
+def _int(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def info(app: Rollcall, ceremony_id: str) -> dict:
+    df = app.db.query("SELECT * FROM ceremonies WHERE ceremony_id = ?", [ceremony_id])
+    if df.empty:
+        raise ceremony.CeremonyError(f"No ceremony {ceremony_id!r}.")
+    return df.iloc[0].to_dict()
+
+
+def board(app: Rollcall, ceremony_id: str) -> pd.DataFrame:
+    """Every graduate with name and status, in calling order (for the board, console and announcer)."""
+    return app.db.query(
+        """
+        SELECT e.order_no, e.student_id, p.name, p.name_en, p.department, p.pronunciation, e.status, e.call_no,
+               e.queue_pos,
+               e.called_at, e.on_stage_at, e.received_at
+        FROM ceremony_entries e LEFT JOIN people p USING (student_id)
+        WHERE e.ceremony_id = ? ORDER BY e.queue_pos, e.order_no
+        """,
+        [ceremony_id],
+    )
+
+
+def flags(app: Rollcall, ceremony_id: str, limit: int = 20) -> pd.DataFrame:
+    return app.db.query("SELECT at_time, kind, detail FROM ceremony_flags WHERE ceremony_id = ? "
+                        "ORDER BY at_time DESC LIMIT ?", [ceremony_id, limit])
+
+
+# --- staff actions: each is one event; the state machine decides what it changes ---------------
+
+def act(app: Rollcall, actor: str, ceremony_id: str, kind: str, **payload) -> None:
+    current = load(app, ceremony_id)
+    if kind not in ("ceremony.started", "ceremony.settings") and current.status != "running":
+        raise ceremony.CeremonyError("Start the ceremony first." if current.status == "planned"
+                                     else "This ceremony has ended.")
+    if kind == "ceremony.status_set" and not (payload.get("reason") or "").strip():
+        raise ceremony.CeremonyError("Give a reason for changing a status by hand.")
+    app.submit(Event.new(kind, {"ceremony_id": ceremony_id, **payload}, actor=actor))
+
+
+def call_next(app: Rollcall, actor: str, ceremony_id: str) -> None:
+    if not load(app, ceremony_id).queue():
+        raise ceremony.CeremonyError("Nobody is left to call.")
+    act(app, actor, ceremony_id, "ceremony.called")
+
+
+def undo_last_call(app: Rollcall, actor: str, ceremony_id: str) -> None:
+    waiting = load(app, ceremony_id).line("waiting")
+    if not waiting:
+        raise ceremony.CeremonyError("Nobody is waiting: there is no call to undo.")
+    last = max(waiting, key=lambda e: e.call_no or 0)
+    act(app, actor, ceremony_id, "ceremony.call_undone", student_id=last.student_id)
+
+
+# --- the absent timer --------------------------------------------------------------------------
+
+def timeout_events(app: Rollcall, at_ms: int | None = None) -> list[Event]:
+    """Absent events due now. Their ids name the call they end, so two app instances emit one."""
+    at_ms = at_ms or now_ms()
+    events = []
+    for ceremony_id in app.db.query("SELECT ceremony_id FROM ceremonies WHERE status = 'running'")["ceremony_id"]:
+        for entry in ceremony.due_timeouts(load(app, ceremony_id), at_ms):
+            events.append(Event(id=f"absent:{ceremony_id}:{entry.student_id}:{entry.called_at_ms}",
+                                kind="ceremony.absent_timeout", ts_ms=at_ms, actor="timer", source="worker",
+                                payload={"ceremony_id": ceremony_id, "student_id": entry.student_id,
+                                         "called_at_ms": entry.called_at_ms}))
+    return events
+
+
+class CeremonyClock:
+    """Runs the absent timer in the app process."""
+
+    def __init__(self, app: Rollcall):
+        self.app = app
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> int:
+        events = timeout_events(self.app)
+        if events:
+            self.app.submit(*events)
+        return len(events)
+
+    def start(self, poll_seconds: float) -> None:
+        def loop() -> None:
+            while not self._stop.wait(poll_seconds):
+                try:
+                    self.tick()
+                except Exception:
+                    log.exception("ceremony timer failed")
+
+        if self._thread is None:
+            self._thread = threading.Thread(target=loop, name="rollcall-ceremony-clock", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+# --- read-only links for the big screens --------------------------------------------------------
+
+def view_token(app: Rollcall | Settings, ceremony_id: str) -> str:
+    """The secret part of a board / announcer link: whoever has the link may watch, nobody may act."""
+    settings = app if isinstance(app, Settings) else app.settings
+    key = load_master_key(settings.master_key, settings.data_path)
+    return hmac.new(key, f"view:{ceremony_id}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def check_view_token(app: Rollcall, ceremony_id: str, token: str) -> bool:
+    return bool(ceremony_id) and hmac.compare_digest(view_token(app, ceremony_id), token or "")
+
+
+@dataclass(frozen=True)
+class Progress:
+    counts: dict[str, int]
+    done: int
+    total: int
+    pace: ceremony.Pace
+
+
+def progress(c: ceremony.Ceremony, at_ms: int | None = None) -> Progress:
+    counts = c.counts()
+    done = counts["received"] + counts["absent"] + counts["skipped"]
+    return Progress(counts, done, len(c.entries), ceremony.pace(c, at_ms or now_ms()))
+
+
+# --- QR codes and cards ---------------------------------------------------------------------
+
+def qr_secret(app: Rollcall) -> bytes:
+    """A key for signing card QR codes, derived from the master key (cards cannot be forged)."""
+    return hmac.new(load_master_key(app.settings.master_key, app.settings.data_path), b"qr-cards",
+                    hashlib.sha256).digest()
+
+
+def qr_text(app: Rollcall, ceremony_id: str, student_id: str) -> str:
+    from core.qr import qr_payload
+
+    return qr_payload(qr_secret(app), ceremony_id, student_id)
+
+
+def cards(app: Rollcall, ceremony_id: str) -> bytes:
+    """The printable PDF of every graduate's card, in calling order."""
+    from core.reports import Card, cards_pdf
+
+    board_df = board(app, ceremony_id).sort_values("order_no")
+    secret = qr_secret(app)
+    from core.qr import qr_payload
+
+    made = [Card(order_no=int(r.order_no), student_id=r.student_id, name=r.name or r.student_id, name_en=r.name_en,
+                 department=r.department, qr_text=qr_payload(secret, ceremony_id, r.student_id))
+            for r in board_df.itertuples(index=False)]
+    return cards_pdf(info(app, ceremony_id)["name"], made)
+
+
+# --- the line-up check: the card's QR, and optionally the holder's face -----------------------
+
+@dataclass(frozen=True)
+class LineupResult:
+    student_id: str
+    name: str
+    face_match: str  # matched | mismatch | no face | not checked
+    score: float | None
+    ok: bool
+
+
+def read_qr_codes(image) -> list[str]:
+    """QR texts in a BGR image. The ArUco-based detector reads every card code (the classic one misses ~2 %)."""
+    import cv2
+
+    found, texts, _, _ = cv2.QRCodeDetectorAruco().detectAndDecodeMulti(image)
+    return [t for t in texts if t] if found else []
+
+
+def check_lineup(app: Rollcall, actor: str, ceremony_id: str, photo: bytes, *, require_face: bool) -> LineupResult:
+    """A photo of a graduate holding their card: the QR names them; with `require_face`, so must the face."""
+    from core.faces.images import decode_image
+    from core.qr import QRError, parse_qr
+
+    image = decode_image(photo, "camera", max_bytes=app.settings.max_image_bytes,
+                         max_pixels=app.settings.max_image_pixels)
+    texts = read_qr_codes(image)
+    if not texts:
+        raise ceremony.CeremonyError("No card QR code in the picture: hold the card flat and closer to the camera.")
+    try:
+        card_ceremony, student_id = parse_qr(qr_secret(app), texts[0])
+    except QRError as exc:
+        raise ceremony.CeremonyError(str(exc)) from None
+    if card_ceremony != ceremony_id:
+        raise ceremony.CeremonyError("This card is for another ceremony.")
+    row = board(app, ceremony_id).set_index("student_id")
+    if student_id not in row.index:
+        raise ceremony.CeremonyError("This card's graduate is not in this ceremony.")
+    face_match, score = "not checked", None
+    if require_face:
+        matches = app.faces.match_faces(image)
+        if not matches:
+            face_match = "no face"
+        else:
+            best = max(matches, key=lambda fm: fm[0].box[2] * fm[0].box[3])[1]  # the holder: the largest face
+            score = best.score
+            face_match = "matched" if best.student_id == student_id else "mismatch"
+    ok = face_match in ("matched", "not checked")
+    app.submit(Event.new("ceremony.lineup_checked", {"ceremony_id": ceremony_id, "student_id": student_id,
+                                                     "face_match": face_match, "score": score, "ok": ok},
+                         actor=actor))
+    return LineupResult(student_id, row.loc[student_id, "name"], face_match, score, ok)

@@ -1,0 +1,27 @@
+import streamlit as st
+
+from core import ceremonies
+from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, tiles
+from pages._ui import get_app, require_view
+
+fixed = require_view("board")
+app = get_app()
+ceremony_id = pick_ceremony(app, fixed, key="board_ceremony")
+if ceremony_id is None:
+    st.stop()
+info = ceremonies.info(app, ceremony_id)
+st.title(info["name"])
+st.caption(f"{info['on_date']:%A %d %B %Y} · {info['venue'] or ''} · live board")
+
+
+@st.fragment(run_every=LIVE_REFRESH_SECONDS)
+def live() -> None:
+    # Redrawn every second from the read model, which the ingestor keeps current.
+    app.ingestor.pump()  # fold what devices just sent, instead of waiting for the background poll
+    state = ceremonies.load(app, ceremony_id)
+    progress = ceremonies.progress(state)
+    counts_row(progress, app.settings.tz)
+    st.html(tiles(ceremonies.board(app, ceremony_id), progress.pace.eta_ms, app.settings.tz))
+
+
+live()

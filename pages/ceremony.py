@@ -1,0 +1,173 @@
+from datetime import date
+
+import streamlit as st
+
+from core import ceremonies
+from core.ceremony import LABELS, STATUSES, CeremonyError
+from core.qr import qr_png
+from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, status_chip
+from pages._ui import get_app, require
+
+user = require("ceremony")
+app = get_app()
+st.title("Ceremony console")
+
+with st.expander("New ceremony from the roster", expanded=ceremonies.listing(app).empty), st.form("new_ceremony"):
+    c1, c2 = st.columns(2)
+    name = c1.text_input("Name", placeholder="พิธีพระราชทานปริญญาบัตร 2569")
+    on_date = c2.date_input("Date", date.today())
+    venue = c1.text_input("Venue")
+    timeout = c2.number_input("Absent after (minutes without reaching the stage)", 0.5, 60.0, 5.0, 0.5)
+    order = c1.selectbox("Order", list(ceremonies.ORDERS), format_func=ceremonies.ORDERS.get)
+    department = c2.text_input("Only this department (empty: everyone)")
+    if st.form_submit_button("Create", type="primary"):
+        try:
+            new_id = ceremonies.create(app, user.username, name=name, on_date=on_date, venue=venue,
+                                       absent_timeout_min=timeout, order=order, department=department or None)
+        except CeremonyError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["console_ceremony"] = new_id
+            st.rerun()
+
+ceremony_id = pick_ceremony(app, None, key="console_ceremony")
+if ceremony_id is None:
+    st.stop()
+info = ceremonies.info(app, ceremony_id)
+
+
+def do(action, *args, **kwargs) -> None:
+    """Run a staff action; a refusal is shown, not raised."""
+    try:
+        action(*args, **kwargs)
+    except CeremonyError as exc:
+        st.session_state["ceremony_error"] = str(exc)
+
+
+top = st.columns([3, 1, 1])
+top[0].markdown(f"**{info['name']}** · {info['on_date']:%Y-%m-%d} · {info['venue'] or ''} · "
+                f"absent after {float(info['absent_timeout_min']):g} min", unsafe_allow_html=False)
+if info["status"] == "planned":
+    top[1].button("Start ceremony", type="primary", key="start",
+                  on_click=do, args=(ceremonies.act, app, user.username, ceremony_id, "ceremony.started"))
+elif info["status"] == "running":
+    top[1].button("End ceremony", key="end",
+                  on_click=do, args=(ceremonies.act, app, user.username, ceremony_id, "ceremony.ended"))
+top[2].toggle("Auto-advance", value=bool(info["auto_advance"]), key="auto_advance",
+              help="Call the next graduate as soon as the current one has received",
+              on_change=lambda: do(ceremonies.act, app, user.username, ceremony_id, "ceremony.settings",
+                                   auto_advance=st.session_state["auto_advance"]))
+
+token = ceremonies.view_token(app, ceremony_id)
+with st.expander("Links for the big screens (read-only, no sign-in)"):
+    base = f"?ceremony={ceremony_id}&token={token}"
+    st.code(f"{base}&view=board", language=None)
+    st.code(f"{base}&view=announcer", language=None)
+    st.code(f"{base}&view=announcer&mode=lower-third&bg=green", language=None)
+    st.caption("Append these to the app's address. Anyone with a link can watch; nobody can act through it.")
+    cards_key = f"cards_pdf_{ceremony_id}"
+    if st.button("Prepare the cards PDF (name, order, department, QR)", key="cards_prepare"):
+        with st.spinner("Drawing the cards…"):
+            st.session_state[cards_key] = ceremonies.cards(app, ceremony_id)
+    if pdf := st.session_state.get(cards_key):
+        st.download_button("Download the cards (PDF, A4)", pdf, file_name=f"cards-{ceremony_id}.pdf",
+                           mime="application/pdf", key="cards_download")
+
+
+@st.fragment(run_every=LIVE_REFRESH_SECONDS)
+def console() -> None:
+    if error := st.session_state.pop("ceremony_error", None):
+        st.error(error)
+    app.ingestor.pump()  # fold what devices just sent, instead of waiting for the background poll
+    state = ceremonies.load(app, ceremony_id)
+    board = ceremonies.board(app, ceremony_id).set_index("student_id")
+    counts_row(ceremonies.progress(state), app.settings.tz)
+    running = state.status == "running"
+
+    left, right = st.columns([3, 2])
+    with left:
+        current = state.current()
+        if current is None:
+            st.info("Nobody called yet. Press **Call next** (or the N key).")
+        else:
+            row = board.loc[current.student_id]
+            st.markdown(f"#### #{current.order_no} · {status_chip(current.status)}", unsafe_allow_html=True)
+            st.markdown(f"## {row['name']}")
+            st.caption(" · ".join(x for x in (row["name_en"], row["department"], current.student_id) if x))
+        b = st.columns(4)
+        b[0].button("Call next", type="primary", key="call_next", shortcut="n", disabled=not running,
+                    on_click=do, args=(ceremonies.call_next, app, user.username, ceremony_id))
+        b[1].button("Undo last call", key="undo", disabled=not running,
+                    on_click=do, args=(ceremonies.undo_last_call, app, user.username, ceremony_id))
+        queue = state.queue()
+        b[2].button("Skip next", key="skip", disabled=not (running and queue),
+                    on_click=do, args=(ceremonies.act, app, user.username, ceremony_id, "ceremony.skipped"),
+                    kwargs={"student_id": queue[0].student_id if queue else ""})
+        waiting = state.line("waiting")
+        b[3].button("Mark absent", key="absent", disabled=not (running and waiting),
+                    help="The earliest waiting graduate did not come",
+                    on_click=do, args=(ceremonies.act, app, user.username, ceremony_id, "ceremony.status_set"),
+                    kwargs={"student_id": waiting[0].student_id if waiting else "", "status": "absent",
+                            "reason": "marked absent at the console"})
+        st.markdown("**Next in line**")
+        nxt = board.loc[[e.student_id for e in queue[:10]], ["order_no", "name", "name_en", "department"]]
+        st.dataframe(nxt, width="stretch", hide_index=True,
+                     column_config={"order_no": "#", "name": "Name", "name_en": "English", "department": "Department"})
+    with right:
+        if current is not None:
+            st.image(qr_png(ceremonies.qr_text(app, ceremony_id, current.student_id)), width=220,
+                     caption="Card QR of the graduate being called")
+        late = [e for e in state.entries.values() if e.status in ("absent", "skipped")]
+        if late:
+            st.selectbox("Late arrival / skipped", [e.student_id for e in late], key="requeue_pick",
+                                format_func=lambda s: f"#{state.entries[s].order_no} {board.loc[s, 'name']} "
+                                                      f"({LABELS[state.entries[s].status]})")
+            st.button("Re-queue (called next)", key="requeue", disabled=not running,
+                      on_click=lambda: do(ceremonies.act, app, user.username, ceremony_id, "ceremony.requeued",
+                                          student_id=st.session_state["requeue_pick"]))
+        flags = ceremonies.flags(app, ceremony_id, 5)
+        if not flags.empty:
+            st.markdown("**Flags**")
+            st.dataframe(flags, hide_index=True, width="stretch", column_config={
+                "at_time": st.column_config.DatetimeColumn("When", format="HH:mm:ss"), "kind": "What",
+                "detail": "Detail"})
+
+
+console()
+
+with st.expander("Line-up check: scan a graduate's card"):
+    st.caption("Take a picture of the graduate holding their card. The card's QR names them; "
+               "with the face check on, their face must match the card too.")
+    require_face = st.toggle("The face must match the card", value=False, key="lineup_face")
+    shot = st.camera_input("Card and face", key=f"lineup_{st.session_state.get('lineups', 0)}")
+    if shot is not None:
+        from core.faces.images import ImageError
+        from core.faces.weights import WeightsError
+
+        try:
+            result = ceremonies.check_lineup(app, user.username, ceremony_id, shot.getvalue(),
+                                             require_face=require_face)
+        except (CeremonyError, ImageError, WeightsError) as exc:
+            st.error(str(exc))
+        else:
+            detail = f" · face {result.face_match}" + (f" ({result.score:.2f})" if result.score is not None else "")
+            (st.success if result.ok else st.error)(f"{result.name} ({result.student_id}){detail}")
+        if st.button("Next graduate", key="lineup_next"):
+            st.session_state["lineups"] = st.session_state.get("lineups", 0) + 1
+            st.rerun()
+
+with st.expander("Change a status by hand"):
+    board_all = ceremonies.board(app, ceremony_id)
+    with st.form("override"):
+        who = st.selectbox("Graduate", list(board_all["student_id"]),
+                           format_func=lambda s: f"#{int(board_all.set_index('student_id').loc[s, 'order_no'])} "
+                                                 f"{board_all.set_index('student_id').loc[s, 'name']}")
+        status = st.selectbox("New status", STATUSES, format_func=LABELS.get)
+        reason = st.text_input("Reason (required, kept in the audit trail)")
+        if st.form_submit_button("Change status"):
+            do(ceremonies.act, app, user.username, ceremony_id, "ceremony.status_set", student_id=who,
+               status=status, reason=reason)
+            if error := st.session_state.pop("ceremony_error", None):
+                st.error(error)
+            else:
+                st.success("Status changed.")
