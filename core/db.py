@@ -211,12 +211,22 @@ MIGRATIONS: list[str] = [
         score       DOUBLE
     );
     """,
+    # 6: faces seen but not recognised (webcam or ESP32-CAM), for recognition-quality statistics
+    """
+    CREATE TABLE unknown_faces (
+        event_id  VARCHAR PRIMARY KEY,
+        at_time   TIMESTAMPTZ NOT NULL,
+        source    VARCHAR,              -- device id, or the check-in page
+        score     DOUBLE                -- the best (rejected) similarity
+    );
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",
                      "ceremonies", "ceremony_entries", "users", "audit", "ingest_errors", "ingest_state",
                      "consents", "face_templates", "face_negatives", "face_state",
-                     "device_status", "device_events", "ceremony_flags", "lineup_checks"]
+                     "device_status", "device_events", "ceremony_flags", "lineup_checks",
+                     "unknown_faces"]
 
 
 class Database:

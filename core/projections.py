@@ -314,6 +314,13 @@ def _device_event(cur: Cursor, e: Event) -> None:
                 [e.id, device_id, e.kind, ts(e.ts_ms), ts(p.get("received_ms")), detail])
 
 
+@handles("face.unknown_seen")
+def _unknown_seen(cur: Cursor, e: Event) -> None:
+    p = e.payload
+    cur.execute("INSERT OR IGNORE INTO unknown_faces VALUES (?, ?, ?, ?)",
+                [e.id, ts(e.ts_ms), p.get("device_id") or p.get("source"), p.get("score")])
+
+
 @handles("frame.processed")
 def _frame_processed(cur: Cursor, e: Event) -> None:
     p = e.payload
