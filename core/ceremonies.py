@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import re
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -19,8 +17,8 @@ from core.config import Settings
 from core.eventlog import Event, now_ms
 from core.keys import load_master_key
 from core.services import Rollcall
+from core.workers import Poller
 
-log = logging.getLogger(__name__)
 ORDERS = {"roster": "Roster order, then department, then name", "department": "Department, then name",
           "name": "Name (Thai dictionary order)"}
 _ORDER_SQL = {"roster": "ceremony_order NULLS LAST, department COLLATE th NULLS LAST, name COLLATE th",
@@ -141,37 +139,20 @@ def timeout_events(app: Rollcall, at_ms: int | None = None) -> list[Event]:
     return events
 
 
-class CeremonyClock:
+class CeremonyClock(Poller):
     """Runs the absent timer in the app process."""
 
+    name = "rollcall-ceremony-clock"
+
     def __init__(self, app: Rollcall):
+        super().__init__()
         self.app = app
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> int:
         events = timeout_events(self.app)
         if events:
             self.app.submit(*events)
         return len(events)
-
-    def start(self, poll_seconds: float) -> None:
-        def loop() -> None:
-            while not self._stop.wait(poll_seconds):
-                try:
-                    self.tick()
-                except Exception:
-                    log.exception("ceremony timer failed")
-
-        if self._thread is None:
-            self._thread = threading.Thread(target=loop, name="rollcall-ceremony-clock", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
 
 # --- read-only links for the big screens --------------------------------------------------------

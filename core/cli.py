@@ -6,6 +6,8 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from core import auth, people
@@ -17,11 +19,15 @@ from core.roster import RosterFileError, parse_roster
 from core.services import Rollcall
 
 
-def _open() -> Rollcall:
-    """Open the store (refused while the app runs) and fold in anything the log has that DuckDB lacks."""
+@contextmanager
+def opened() -> Iterator[Rollcall]:
+    """The store (refused while the app runs), with anything the log has that DuckDB lacks folded in."""
     app = Rollcall()
-    app.ingestor.pump()
-    return app
+    try:
+        app.ingestor.pump()
+        yield app
+    finally:
+        app.close()
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -31,16 +37,13 @@ def _fail(message: str, code: int = 1) -> int:
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     """Prepare the data folder: schema, demo data when empty, the first admin."""
-    app = _open()
-    try:
+    with opened() as app:
         if not args.no_demo and people.count(app) == 0:
             print(f"Loaded demo data ({load_demo(app)} events).")
         password = auth.ensure_first_admin(app)
         if password:
             print("\n  First sign-in:  user 'admin'  one-time password:  " + password)
             print("  (you will be asked to choose a new password)\n")
-    finally:
-        app.close()
     return 0
 
 
@@ -68,11 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    app = _open()
-    try:
+    with opened() as app:
         print(f"Demo data: {load_demo(app)} new events.")
-    finally:
-        app.close()
     return 0
 
 
@@ -95,38 +95,28 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
             print(f"{path.name}: {err}", file=sys.stderr)
         return _fail(f"nothing imported: {len(preview.errors)} row error(s)", 2)
     try:
-        app = _open()
+        with opened() as app:
+            summary = people.preview_summary(app, preview)
+            people.commit_import(app, preview, args.actor)
     except DatabaseLockedError:
         # The app is running: the log is the hand-off, and its ingestor folds the import in.
-        log = open_event_log(settings)
-        log.append([people.roster_event(preview, args.actor)])
+        open_event_log(settings).append([people.roster_event(preview, args.actor)])
         print(f"Queued {len(preview.rows)} rows; the running app applies them within a second.")
         return 0
-    try:
-        summary = people.preview_summary(app, preview)
-        people.commit_import(app, preview, args.actor)
-        print(f"Imported {len(preview.rows)} rows: {summary['new']} new, {summary['updated']} updated.")
-    finally:
-        app.close()
+    print(f"Imported {len(preview.rows)} rows: {summary['new']} new, {summary['updated']} updated.")
     return 0
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    app = _open()
-    try:
+    with opened() as app:
         n = app.ingestor.rebuild()
         print(f"Rebuilt the read model from {n} events.")
-    finally:
-        app.close()
     return 0
 
 
 def cmd_people(args: argparse.Namespace) -> int:
-    app = _open()
-    try:
+    with opened() as app:
         df = people.search(app, args.search or "", limit=1_000_000)
-    finally:
-        app.close()
     records = json.loads(df.to_json(orient="records", force_ascii=False))
     if args.json:
         print(json.dumps(records, ensure_ascii=False, indent=1))
@@ -137,13 +127,11 @@ def cmd_people(args: argparse.Namespace) -> int:
 
 
 def cmd_reset_password(args: argparse.Namespace) -> int:
-    app = _open()
     try:
-        password = auth.reset_password(app, "cli", args.username, reason="reset from the command line")
+        with opened() as app:
+            password = auth.reset_password(app, "cli", args.username, reason="reset from the command line")
     except auth.AuthError as exc:
         return _fail(str(exc))
-    finally:
-        app.close()
     print(f"One-time password for {args.username!r}: {password}")
     return 0
 
@@ -156,13 +144,11 @@ def cmd_identify(args: argparse.Namespace) -> int:
         data = path.read_bytes()
     except OSError as exc:
         return _fail(f"cannot read {path}: {exc.strerror}")
-    app = _open()
     try:
-        faces = app.faces.identify(data, path.name)
+        with opened() as app:
+            faces = app.faces.identify(data, path.name)
     except ImageError as exc:
         return _fail(str(exc))
-    finally:
-        app.close()
     if args.json:
         print(json.dumps({"photo": str(path), "faces": [f.as_dict() for f in faces]}, ensure_ascii=False, indent=1))
         return 0
@@ -188,15 +174,13 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             photos.append((Path(name).name, Path(name).read_bytes()))
         except OSError as exc:
             print(f"{name}: cannot read ({exc.strerror})", file=sys.stderr)
-    app = _open()
     try:
-        if args.consent:
-            app.faces.record_consent(args.student_id, args.consent, args.actor)
-        verdicts = app.faces.enroll(args.student_id, photos, args.actor)
+        with opened() as app:
+            if args.consent:
+                app.faces.record_consent(args.student_id, args.consent, args.actor)
+            verdicts = app.faces.enroll(args.student_id, photos, args.actor)
     except (ConsentRequiredError, EnrollmentError) as exc:
         return _fail(str(exc))
-    finally:
-        app.close()
     for v in verdicts:
         line = f"{v.name}: {'enrolled' if v.accepted else 'refused: ' + v.reason}"
         print(line + "".join(f" (warning: {w})" for w in v.warnings), file=sys.stdout if v.accepted else sys.stderr)

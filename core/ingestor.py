@@ -8,18 +8,20 @@ import threading
 from core import projections
 from core.db import Database
 from core.eventlog import EventLog, StoredEvent
+from core.workers import Poller
 
 log = logging.getLogger(__name__)
 
 
-class Ingestor:
+class Ingestor(Poller):
+    name = "rollcall-ingestor"
+
     def __init__(self, events: EventLog, db: Database, *, batch_size: int = 500):
+        super().__init__()
         self.events = events
         self.db = db
         self.batch_size = batch_size
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def cursor(self) -> int:
         return int(self.db.scalar("SELECT cursor FROM ingest_state WHERE id = 1"))
@@ -64,22 +66,5 @@ class Ingestor:
             self.db.migrate()
         return self.pump()
 
-    def start(self, poll_seconds: float) -> None:
-        if self._thread is not None:
-            return
-
-        def loop() -> None:
-            while not self._stop.wait(poll_seconds):
-                try:
-                    self.pump()
-                except Exception:
-                    log.exception("ingest failed; retrying")
-
-        self._thread = threading.Thread(target=loop, name="rollcall-ingestor", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def tick(self) -> int:
+        return self.pump()

@@ -8,25 +8,25 @@ the frame, so a restart or a second app instance processing the same frame chang
 from __future__ import annotations
 
 import base64
-import logging
 import threading
 
 from core.attendance import checkin_event
 from core.eventlog import Event
 from core.faces.images import ImageError, decode_image
 from core.services import Rollcall
+from core.workers import Poller
 
-log = logging.getLogger(__name__)
 NAME = "frames"
 
 
-class FrameWorker:
+class FrameWorker(Poller):
+    name = "rollcall-frames"
+
     def __init__(self, app: Rollcall, batch_size: int = 50):
+        super().__init__()
         self.app = app
         self.batch_size = batch_size
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def cursor(self) -> int:
         value = self.app.db.scalar("SELECT cursor FROM processor_state WHERE name = ?", [NAME])
@@ -81,22 +81,5 @@ class FrameWorker:
         events.append(derived(f"processed:{frame.id}", "frame.processed", {"faces": len(matches), "known": known}))
         return events
 
-    def start(self, poll_seconds: float) -> None:
-        if self._thread is not None:
-            return
-
-        def loop() -> None:
-            while not self._stop.wait(poll_seconds):
-                try:
-                    self.process_pending()
-                except Exception:
-                    log.exception("frame processing failed; retrying")
-
-        self._thread = threading.Thread(target=loop, name="rollcall-frames", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def tick(self) -> int:
+        return self.process_pending()
