@@ -8,6 +8,7 @@ from pages._ui import current_user, get_app, public_view, sign_out
 PAGES = [
     ("home", "pages/home.py", "Overview", ":material/dashboard:", "Operations"),
     ("people", "pages/people.py", "People", ":material/groups:", "Operations"),
+    ("statistics", "pages/statistics.py", "Statistics", ":material/monitoring:", "Operations"),
     ("ceremony", "pages/ceremony.py", "Ceremony console", ":material/school:", "Ceremony"),
     ("board", "pages/board.py", "Live board", ":material/grid_view:", "Ceremony"),
     ("announcer", "pages/announcer.py", "Announcer", ":material/campaign:", "Ceremony"),

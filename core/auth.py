@@ -27,6 +27,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "home": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
     "people": frozenset({Role.ADMIN, Role.OPERATOR}),
     "my_attendance": frozenset({Role.STUDENT}),
+    "statistics": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
     "ceremony": frozenset({Role.ADMIN, Role.OPERATOR}),
     "board": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
     "announcer": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),

@@ -237,6 +237,18 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Synthetic data at scale, straight into the read model (a rebuild from the log drops it)."""
+    from core import synth
+
+    people_n, days = (args.people, args.days) if args.rows is None else synth.plan_for_rows(args.rows)
+    with opened() as app:
+        counts = synth.generate(app.db, people=people_n, days=days, classes=args.classes, seed=args.seed,
+                                progress=print)
+    print(json.dumps(counts, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.cli", description="Rollcall command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -278,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--after", type=int, default=0, help="cursor: the position of the last event already seen")
     p.add_argument("--limit", type=int, default=1000)
     p.set_defaults(func=cmd_events)
+    p = sub.add_parser("synth", help="synthetic people, classes, attendance and ceremonies at scale")
+    p.add_argument("--people", type=int, default=2000)
+    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--classes", type=int)
+    p.add_argument("--rows", type=int, help="aim for about this many attendance rows instead")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_synth)
     p = sub.add_parser("reset-password", help="give a user a new one-time password")
     p.add_argument("username")
     p.set_defaults(func=cmd_reset_password)

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     max_yaw_degrees: float = 30.0
     keep_photos: bool = False  # enrollment photos are not kept unless an admin turns this on
 
+    # Headless browser that draws chart images for PDF reports (kaleido); without it the PDF has no charts.
+    chromium_path: Path | None = Path("/usr/bin/chromium")
+
     # Encryption of biometric data: a master key from secrets, else generated into the data folder.
     master_key: str | None = None
 

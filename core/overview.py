@@ -34,3 +34,7 @@ def recent_activity(app: Rollcall, limit: int = 15) -> pd.DataFrame:
     return app.db.query(
         "SELECT at_time, actor, action, target, reason FROM audit ORDER BY at_time DESC LIMIT ?", [limit]
     )
+
+
+def classes(app: Rollcall) -> pd.DataFrame:
+    return app.db.query("SELECT class_id, name, department FROM classes ORDER BY name COLLATE th")

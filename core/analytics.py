@@ -1,0 +1,416 @@
+"""Attendance and ceremony statistics: SQL on the DuckDB read model, returning DataFrames (pages only draw).
+
+Absence is not a row. For a set of sessions that have started (starts_at <= now()):
+
+* expected = Σ over sessions of the number of members of the session's class (after the department filter),
+* attended = attendance rows with status present or late,
+* absent   = expected − attended (never below zero).
+
+Every attendance statistic is aggregated in SQL. Expected counts never materialise the sessions × members
+product: they multiply per-session counts by per-class member counts, so the big table (attendance) is
+scanned once per query, joined only to small ones (sessions, people), and grouped.
+
+Periods, weekdays and hours are local: each cursor runs with ``SET TimeZone`` to the configured zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from core.db import Database
+
+GRAINS = ("day", "week", "month", "quarter", "year")
+SAMPLE_ROWS = 200_000  # distributions (lateness, scores) above this many rows are drawn from a reservoir sample
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date
+    end: date  # inclusive, local days
+    class_ids: tuple[str, ...] = ()  # empty = all
+    departments: tuple[str, ...] = ()  # the person's department (people.department); empty = all
+    session_id: str | None = None
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def _bounds(db: Database, f: Filters) -> tuple[datetime, datetime]:
+    """[local midnight of start, local midnight after end) as aware datetimes."""
+    tz = ZoneInfo(db.timezone)
+    return (datetime.combine(f.start, time.min, tz), datetime.combine(f.end + timedelta(days=1), time.min, tz))
+
+
+def _grain(grain: str) -> str:
+    if grain not in GRAINS:
+        raise ValueError(f"grain must be one of {GRAINS}, not {grain!r}")
+    return grain
+
+
+def _in(column: str, values: tuple[str, ...], params: list[Any]) -> str:
+    """`column IN (?, ?, …)` with the values appended to params ('' when no values: no filter)."""
+    if not values:
+        return ""
+    params.extend(values)
+    return f" AND {column} IN ({', '.join('?' * len(values))})"
+
+
+def _sessions_cte(db: Database, f: Filters, params: list[Any], extra: str = "") -> str:
+    """`fs`: the sessions in the filter that have started, with their class name (and `extra` columns).
+
+    Local-time buckets (periods, UTC offsets) are computed here, on the small side of the join: time-zone
+    conversion per attendance row is what makes a query slow at 10 M rows."""
+    lo, hi = _bounds(db, f)
+    params.extend([lo, hi])
+    sql = (f"fs AS (SELECT s.session_id, s.class_id, s.starts_at, c.name AS class_name{extra} "
+           "FROM sessions s JOIN classes c USING (class_id) "
+           "WHERE s.starts_at >= ? AND s.starts_at < ? AND s.starts_at <= now()")
+    sql += _in("s.class_id", f.class_ids, params)
+    if f.session_id is not None:
+        sql += " AND s.session_id = ?"
+        params.append(f.session_id)
+    return sql + ")"
+
+
+def _members_cte(f: Filters, params: list[Any]) -> str:
+    """`fm`: members per class, counting only people in the department filter."""
+    if not f.departments:
+        return "fm AS (SELECT class_id, count(*) AS members FROM class_members GROUP BY class_id)"
+    sql = ("fm AS (SELECT m.class_id, count(*) AS members FROM class_members m JOIN people p USING (student_id) "
+           "WHERE true" + _in("p.department", f.departments, params) + " GROUP BY m.class_id)")
+    return sql
+
+
+def _attendance_cte(f: Filters, params: list[Any], columns: str = "a.*") -> str:
+    """`fa`: attendance rows of the filtered sessions (and departments), with fs columns."""
+    if not f.departments:
+        return f"fa AS (SELECT {columns}, fs.* EXCLUDE (session_id) FROM attendance a JOIN fs USING (session_id))"
+    return (f"fa AS (SELECT {columns}, fs.* EXCLUDE (session_id) FROM attendance a "
+            "JOIN fs USING (session_id) JOIN people p ON p.student_id = a.student_id WHERE true"
+            + _in("p.department", f.departments, params) + ")")
+
+
+def _with(db: Database, f: Filters, params: list[Any], *, members: bool = False, attendance: bool = True,
+          columns: str = "a.*", extra: str = "") -> str:
+    parts = [_sessions_cte(db, f, params, extra)]
+    if members:
+        parts.append(_members_cte(f, params))
+    if attendance:
+        parts.append(_attendance_cte(f, params, columns))
+    return "WITH " + ", ".join(parts) + " "
+
+
+def _rate(num: Any, den: Any) -> float | None:
+    return float(num) / float(den) if den else None
+
+
+# --------------------------------------------------------------------------- attendance statistics
+
+
+def kpis(db: Database, f: Filters) -> dict:
+    """Headline figures: attendance_rate (0..1 or None), late_rate (late / attended), absent_count,
+    unique_people (distinct attendees), unknown_faces (in the period), sessions (started, in the filter)."""
+    params: list[Any] = []
+    sql = _with(db, f, params, members=True, columns="a.student_id, a.status") + """,
+        att AS (SELECT count(*) FILTER (WHERE status IN ('present', 'late')) AS attended,
+                       count(*) FILTER (WHERE status = 'late') AS late,
+                       count(DISTINCT student_id) FILTER (WHERE status IN ('present', 'late')) AS uniq FROM fa),
+        exp AS (SELECT count(*) AS sessions, coalesce(sum(fm.members), 0) AS expected
+                FROM fs LEFT JOIN fm USING (class_id))
+        SELECT * FROM exp, att
+    """
+    row = db.query(sql, params).iloc[0]
+    lo, hi = _bounds(db, f)
+    unknown = db.scalar("SELECT count(*) FROM unknown_faces WHERE at_time >= ? AND at_time < ?", [lo, hi])
+    expected, attended, late = int(row["expected"]), int(row["attended"]), int(row["late"])
+    return {"attendance_rate": _rate(min(attended, expected), expected), "late_rate": _rate(late, attended),
+            "absent_count": max(expected - attended, 0), "unique_people": int(row["uniq"]),
+            "unknown_faces": int(unknown or 0), "sessions": int(row["sessions"]),
+            "expected": expected, "attended": attended, "late": late}
+
+
+def attendance_over_time(db: Database, f: Filters, grain: str = "week") -> pd.DataFrame:
+    """period (local date the period starts), class_name, expected, attended, rate — one row per period and class."""
+    params: list[Any] = []
+    params: list[Any] = [_grain(grain)]
+    sql = _with(db, f, params, members=True, columns="a.session_id, a.status",
+                extra=", CAST(date_trunc(?, s.starts_at) AS DATE) AS period") + """,
+        per_session AS (SELECT session_id, count(*) AS attended FROM fa
+                        WHERE status IN ('present', 'late') GROUP BY session_id)
+        SELECT fs.period, fs.class_name,
+               CAST(sum(coalesce(fm.members, 0)) AS BIGINT) AS expected,
+               CAST(sum(coalesce(ps.attended, 0)) AS BIGINT) AS attended
+        FROM fs LEFT JOIN fm USING (class_id) LEFT JOIN per_session ps USING (session_id)
+        GROUP BY 1, 2 ORDER BY 1, 2
+    """
+    df = db.query(sql, params)
+    df["rate"] = (df["attended"].clip(upper=df["expected"]) / df["expected"].where(df["expected"] > 0)).astype(float)
+    return df
+
+
+def arrivals_heatmap(db: Database, f: Filters) -> pd.DataFrame:
+    """weekday (0 = Monday … 6), hour (0..23) local, arrivals (attended check-ins) — only non-empty cells."""
+    params: list[Any] = []
+    # Local time = UTC + the session's UTC offset (a check-in is within hours of its session's start).
+    sql = _with(db, f, params, columns="a.checked_at, a.status",
+                extra=", CAST(date_part('timezone', s.starts_at) AS BIGINT) AS utc_offset") + """,
+        loc AS (SELECT CAST(epoch(checked_at) AS BIGINT) + utc_offset AS t FROM fa
+                WHERE status IN ('present', 'late'))
+        SELECT CAST((t // 86400 + 3) % 7 AS INTEGER) AS weekday, CAST(t % 86400 // 3600 AS INTEGER) AS hour,
+               count(*) AS arrivals
+        FROM loc GROUP BY ALL ORDER BY weekday, hour
+    """
+    return db.query(sql, params)
+
+
+def lateness(db: Database, f: Filters, sample: int | None = SAMPLE_ROWS) -> pd.DataFrame:
+    """minutes_after_start (float; negative = early) and status, one row per attendance row.
+
+    For a histogram: above `sample` rows a reservoir sample of that size is returned (None = every row).
+    """
+    params: list[Any] = []
+    inner = _with(db, f, params, columns="a.checked_at, a.status, a.session_id, a.student_id") + """
+        SELECT epoch(checked_at - starts_at) / 60.0 AS minutes_after_start, status FROM fa
+        WHERE {sample}status IN ('present', 'late')
+    """
+    return _sampled(db, inner, params, sample)
+
+
+def _sampled(db: Database, inner: str, params: list[Any], sample: int | None) -> pd.DataFrame:
+    """Run `inner` (over `fa`); above `sample` rows keep a deterministic pseudo-random subset of ~`sample` rows
+    (a hash of session and person, so the same rows each time; cheaper than a reservoir over millions)."""
+    everything = inner.replace("{sample}", "")
+    if sample is None:
+        return db.query(everything, params)
+    head, _, select = everything.rpartition("SELECT ")
+    total = db.scalar(head + "SELECT count(*) FROM (SELECT " + select + ")", params) or 0
+    if total <= sample:
+        return db.query(everything, params)
+    keep = int(sample / total * 1_000_000)
+    return db.query(inner.replace("{sample}", "hash(session_id, student_id) % 1000000 < ? AND "), [*params, keep])
+
+
+def departments(db: Database, f: Filters) -> pd.DataFrame:
+    """department, expected, attended, late, rate, late_rate (the person's department)."""
+    params: list[Any] = []
+    sql = _with(db, f, params, attendance=False) + """,
+        per_class AS (SELECT class_id, count(*) AS sessions FROM fs GROUP BY class_id),
+        exp AS (SELECT p.department, sum(pc.sessions) AS expected
+                FROM per_class pc JOIN class_members m USING (class_id) JOIN people p USING (student_id)
+                WHERE true {dept} GROUP BY p.department),
+        att AS (SELECT p.department, count(*) FILTER (WHERE a.status IN ('present', 'late')) AS attended,
+                       count(*) FILTER (WHERE a.status = 'late') AS late
+                FROM attendance a JOIN fs USING (session_id) JOIN people p ON p.student_id = a.student_id
+                WHERE true {dept} GROUP BY p.department)
+        SELECT coalesce(exp.department, att.department) AS department,
+               CAST(coalesce(exp.expected, 0) AS BIGINT) AS expected, CAST(coalesce(att.attended, 0) AS BIGINT)
+               AS attended, CAST(coalesce(att.late, 0) AS BIGINT) AS late
+        FROM exp FULL JOIN att ON exp.department IS NOT DISTINCT FROM att.department
+        ORDER BY department NULLS LAST
+    """
+    dept_params: list[Any] = []
+    dept = _in("p.department", f.departments, dept_params)
+    df = db.query(sql.replace("{dept}", dept), params + dept_params + dept_params)
+    df["rate"] = (df["attended"].clip(upper=df["expected"]) / df["expected"].where(df["expected"] > 0)).astype(float)
+    df["late_rate"] = (df["late"] / df["attended"].where(df["attended"] > 0)).astype(float)
+    return df
+
+
+def people_summary(db: Database, f: Filters) -> pd.DataFrame:
+    """student_id, name, department, expected, present, late, absent, rate — one row per member (drill-down)."""
+    params: list[Any] = []
+    sql = _with(db, f, params, attendance=False) + """,
+        per_class AS (SELECT class_id, count(*) AS sessions FROM fs GROUP BY class_id),
+        exp AS (SELECT m.student_id, sum(pc.sessions) AS expected
+                FROM per_class pc JOIN class_members m USING (class_id) GROUP BY m.student_id),
+        att AS (SELECT a.student_id, count(*) FILTER (WHERE a.status = 'present') AS present,
+                       count(*) FILTER (WHERE a.status = 'late') AS late
+                FROM attendance a JOIN fs USING (session_id) GROUP BY a.student_id)
+        SELECT p.student_id, p.name, p.department, CAST(coalesce(exp.expected, 0) AS BIGINT) AS expected,
+               CAST(coalesce(att.present, 0) AS BIGINT) AS present, CAST(coalesce(att.late, 0) AS BIGINT) AS late
+        FROM exp FULL JOIN att USING (student_id) JOIN people p USING (student_id)
+        WHERE true {dept}
+        ORDER BY p.student_id
+    """
+    dept_params: list[Any] = []
+    dept = _in("p.department", f.departments, dept_params)
+    df = db.query(sql.replace("{dept}", dept), params + dept_params)
+    attended = df["present"] + df["late"]
+    df["absent"] = (df["expected"] - attended).clip(lower=0)
+    df["rate"] = (attended.clip(upper=df["expected"]) / df["expected"].where(df["expected"] > 0)).astype(float)
+    return df
+
+
+def person_history(db: Database, f: Filters, student_id: str) -> pd.DataFrame:
+    """starts_at, class_name, status (present / late / absent / excused …), checked_at, minutes_after_start —
+    every started session of the person's classes in the filter, newest first; no record = absent."""
+    params: list[Any] = []
+    sql = _with(db, f, params, attendance=False) + """
+        SELECT fs.starts_at, fs.class_name, fs.session_id, coalesce(a.status, 'absent') AS status, a.checked_at,
+               epoch(a.checked_at - fs.starts_at) / 60.0 AS minutes_after_start, a.method, a.score
+        FROM fs JOIN class_members m ON m.class_id = fs.class_id AND m.student_id = ?
+        LEFT JOIN attendance a ON a.session_id = fs.session_id AND a.student_id = m.student_id
+        ORDER BY fs.starts_at DESC, fs.class_name
+    """
+    return db.query(sql, [*params, student_id])
+
+
+def people_counted(db: Database, f: Filters, grain: str = "day") -> pd.DataFrame:
+    """period, unique_people: distinct people who attended (present / late) in each local period."""
+    params: list[Any] = [_grain(grain)]
+    sql = _with(db, f, params, columns="a.student_id, a.status",
+                extra=", CAST(date_trunc(?, s.starts_at) AS DATE) AS period") + """
+        SELECT period, count(DISTINCT student_id) AS unique_people
+        FROM fa WHERE status IN ('present', 'late') GROUP BY 1 ORDER BY 1
+    """
+    return db.query(sql, params)
+
+
+def recognition_scores(db: Database, f: Filters, sample: int | None = SAMPLE_ROWS) -> pd.DataFrame:
+    """score, method: attendance rows with a recognition score (reservoir sample above `sample` rows)."""
+    params: list[Any] = []
+    inner = _with(db, f, params, columns="a.score, a.method, a.session_id, a.student_id") + \
+        "SELECT score, method FROM fa WHERE {sample}score IS NOT NULL"
+    return _sampled(db, inner, params, sample)
+
+
+def unknowns_per_day(db: Database, f: Filters) -> pd.DataFrame:
+    """day (local), unknowns: faces seen but not recognised. Only the date range applies (no class or person)."""
+    lo, hi = _bounds(db, f)
+    return db.query("SELECT CAST(at_time AS DATE) AS day, count(*) AS unknowns FROM unknown_faces "
+                    "WHERE at_time >= ? AND at_time < ? GROUP BY 1 ORDER BY 1", [lo, hi])
+
+
+def attendance_rows(db: Database, f: Filters, chunk_rows: int = 50_000, *,
+                    include_absent: bool = False) -> Iterator[pd.DataFrame]:
+    """The detail table for exports, streamed in DataFrames of at most `chunk_rows` rows:
+    session_id, class_name, starts_at, student_id, name, department, status, checked_at, method, score.
+
+    With include_absent, members without a record appear with status 'absent' (and no check-in)."""
+    params: list[Any] = []
+    if include_absent:
+        sql = _with(db, f, params, attendance=False) + """
+            SELECT fs.session_id, fs.class_name, fs.starts_at, p.student_id, p.name, p.department,
+                   coalesce(a.status, 'absent') AS status, a.checked_at, a.method, a.score
+            FROM fs JOIN class_members m USING (class_id) JOIN people p ON p.student_id = m.student_id
+            LEFT JOIN attendance a ON a.session_id = fs.session_id AND a.student_id = m.student_id
+            WHERE true {dept}
+            ORDER BY fs.starts_at, fs.session_id, p.student_id
+        """
+    else:
+        sql = _with(db, f, params, attendance=False) + """
+            SELECT fs.session_id, fs.class_name, fs.starts_at, a.student_id, p.name, p.department,
+                   a.status, a.checked_at, a.method, a.score
+            FROM attendance a JOIN fs USING (session_id) LEFT JOIN people p ON p.student_id = a.student_id
+            WHERE true {dept}
+            ORDER BY fs.starts_at, fs.session_id, a.student_id
+        """
+    dept = _in("p.department", f.departments, params)
+    cur = db.cursor()
+    try:
+        reader = cur.sql(sql.replace("{dept}", dept), params=params).to_arrow_reader(chunk_rows)
+        for batch in reader:
+            if batch.num_rows:
+                yield batch.to_pandas()
+    finally:
+        cur.close()
+
+
+def export_csv(db: Database, f: Filters, path: Any, *, chunk_rows: int = 50_000, include_absent: bool = False,
+               progress: Callable[[int], None] | None = None) -> int:
+    """Write `attendance_rows` to a CSV file chunk by chunk (see core.exports.csv_stream); returns rows."""
+    from core.exports import csv_stream
+
+    total = 0
+
+    def counted() -> Iterator[pd.DataFrame]:
+        nonlocal total
+        for chunk in attendance_rows(db, f, chunk_rows, include_absent=include_absent):
+            total += len(chunk)
+            if progress:
+                progress(total)
+            yield chunk
+
+    with open(path, "wb") as out:
+        out.writelines(csv_stream(counted(), columns=EXPORT_COLUMNS))
+    return total
+
+
+EXPORT_COLUMNS = ["session_id", "class_name", "starts_at", "student_id", "name", "department", "status",
+                  "checked_at", "method", "score"]
+
+
+# --------------------------------------------------------------------------- ceremonies
+
+
+def graduates_per_minute(db: Database, ceremony_id: str) -> pd.DataFrame:
+    """minute (local), received: diplomas handed over per minute, from the first to the last (gaps = 0)."""
+    return db.query(
+        """
+        WITH per AS (SELECT date_trunc('minute', received_at) AS minute, count(*) AS received
+                     FROM ceremony_entries WHERE ceremony_id = ? AND received_at IS NOT NULL GROUP BY 1),
+             span AS (SELECT unnest(generate_series(min(minute), max(minute), INTERVAL 1 MINUTE)) AS minute
+                      FROM per HAVING count(*) > 0)
+        SELECT span.minute, coalesce(per.received, 0) AS received
+        FROM span LEFT JOIN per USING (minute) ORDER BY span.minute
+        """,
+        [ceremony_id],
+    )
+
+
+def time_on_stage(db: Database, ceremony_id: str) -> pd.DataFrame:
+    """student_id, name, seconds between stepping on stage and receiving (entries with both times)."""
+    return db.query(
+        """
+        SELECT e.student_id, p.name, epoch(e.received_at - e.on_stage_at) AS seconds
+        FROM ceremony_entries e LEFT JOIN people p USING (student_id)
+        WHERE e.ceremony_id = ? AND e.on_stage_at IS NOT NULL AND e.received_at IS NOT NULL
+        ORDER BY e.order_no
+        """,
+        [ceremony_id],
+    )
+
+
+def call_to_stage(db: Database, ceremony_id: str) -> pd.DataFrame:
+    """student_id, name, seconds between the call and stepping on stage (entries with both times)."""
+    return db.query(
+        """
+        SELECT e.student_id, p.name, epoch(e.on_stage_at - e.called_at) AS seconds
+        FROM ceremony_entries e LEFT JOIN people p USING (student_id)
+        WHERE e.ceremony_id = ? AND e.called_at IS NOT NULL AND e.on_stage_at IS NOT NULL
+        ORDER BY e.order_no
+        """,
+        [ceremony_id],
+    )
+
+
+def no_show_by_department(db: Database, ceremony_id: str) -> pd.DataFrame:
+    """department, graduates (entries), absent (status absent = no-show), rate (absent / graduates)."""
+    df = db.query(
+        """
+        SELECT p.department, count(*) AS graduates, count(*) FILTER (WHERE e.status = 'absent') AS absent
+        FROM ceremony_entries e LEFT JOIN people p USING (student_id)
+        WHERE e.ceremony_id = ? GROUP BY p.department ORDER BY p.department NULLS LAST
+        """,
+        [ceremony_id],
+    )
+    df["rate"] = (df["absent"] / df["graduates"]).astype(float)
+    return df
+
+
+def ceremony_timeline(db: Database, ceremony_id: str) -> pd.DataFrame:
+    """student_id, name, department, order_no, status, called_at, on_stage_at, received_at — in order."""
+    return db.query(
+        """
+        SELECT e.student_id, p.name, p.department, e.order_no, e.status, e.called_at, e.on_stage_at, e.received_at
+        FROM ceremony_entries e LEFT JOIN people p USING (student_id)
+        WHERE e.ceremony_id = ? ORDER BY e.order_no
+        """,
+        [ceremony_id],
+    )

@@ -1,0 +1,133 @@
+from datetime import datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from core import analytics, attendance, ceremonies, charts, exports, overview, people
+from pages._ui import get_app, require
+
+user = require("statistics")
+app = get_app()
+db = app.db
+today = datetime.now(app.settings.tz).date()
+
+st.title("Statistics")
+c1, c2, c3, c4 = st.columns([2, 2, 2, 2])
+period = c1.date_input("Period", (today - timedelta(days=30), today), key="stats_period")
+start, end = period if isinstance(period, tuple) and len(period) == 2 else (today, today)
+class_table = overview.classes(app)
+class_names = dict(zip(class_table["class_id"], class_table["name"], strict=True))
+chosen_classes = c2.multiselect("Classes", list(class_names), format_func=class_names.get, key="stats_classes")
+chosen_departments = c3.multiselect("Departments", people.departments(app), key="stats_departments")
+sessions = attendance.sessions_between(app, start, end)
+session_labels = {r.session_id: f"{r.class_name} · {r.starts_at:%Y-%m-%d %H:%M}" for r in sessions.itertuples()}
+chosen_session = c4.selectbox("Session", [None, *session_labels],
+                              format_func=lambda s: "All sessions" if s is None else session_labels[s],
+                              key="stats_session")
+filters = analytics.Filters(start=start, end=end, class_ids=tuple(chosen_classes),
+                            departments=tuple(chosen_departments), session_id=chosen_session)
+
+k = analytics.kpis(db, filters)
+cols = st.columns(6)
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+
+cols[0].metric("Attendance rate", percent(k["attendance_rate"]))
+cols[1].metric("Late rate", percent(k["late_rate"]), help="Late arrivals among those who came")
+cols[2].metric("Absences", f"{k['absent_count']:,}")
+cols[3].metric("People who came", f"{k['unique_people']:,}")
+cols[4].metric("Unknown faces", f"{k['unknown_faces']:,}")
+cols[5].metric("Sessions", f"{k['sessions']:,}")
+
+attendance_tab, people_tab, ceremony_tab, export_tab = st.tabs(["Attendance", "People", "Ceremonies", "Export"])
+
+
+def figures() -> list:
+    return [charts.attendance_over_time(analytics.attendance_over_time(db, filters)),
+            charts.arrivals_heatmap(analytics.arrivals_heatmap(db, filters)),
+            charts.lateness(analytics.lateness(db, filters)),
+            charts.departments(analytics.departments(db, filters)),
+            charts.people_counted(analytics.people_counted(db, filters)),
+            charts.recognition_quality(analytics.recognition_scores(db, filters),
+                                       analytics.unknowns_per_day(db, filters), app.settings.match_threshold)]
+
+
+with attendance_tab:
+    figs = figures()
+    for left, right in zip(figs[::2], figs[1::2], strict=True):
+        a, b = st.columns(2)
+        a.plotly_chart(left, width="stretch")
+        b.plotly_chart(right, width="stretch")
+
+with people_tab:
+    summary = analytics.people_summary(db, filters)
+    st.caption("Pick a person to see their history.")
+    picked = st.dataframe(summary, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                          key="stats_people", column_config={
+                              "student_id": "Student id", "name": "Name", "department": "Department",
+                              "expected": "Sessions", "present": "Present", "late": "Late", "absent": "Absent",
+                              "rate": st.column_config.ProgressColumn("Rate", format="percent", min_value=0,
+                                                                      max_value=1)})
+    rows = picked.selection.rows if picked and picked.selection else []
+    if rows:
+        person = summary.iloc[rows[0]]
+        history = analytics.person_history(db, filters, person["student_id"])
+        st.plotly_chart(charts.person_history(history, person["name"]), width="stretch")
+        st.dataframe(history, hide_index=True, width="stretch")
+
+with ceremony_tab:
+    listing = ceremonies.listing(app)
+    if listing.empty:
+        st.info("No ceremony yet.")
+    else:
+        labels = {r.ceremony_id: f"{r.name} · {r.on_date:%Y-%m-%d}" for r in listing.itertuples()}
+        cid = st.selectbox("Ceremony", list(labels), format_func=labels.get, key="stats_ceremony")
+        a, b = st.columns(2)
+        a.plotly_chart(charts.graduates_per_minute(analytics.graduates_per_minute(db, cid)), width="stretch")
+        b.plotly_chart(charts.no_show_by_department(analytics.no_show_by_department(db, cid)), width="stretch")
+        a.plotly_chart(charts.seconds_histogram(analytics.time_on_stage(db, cid), "Time on stage",
+                                                "Seconds from front beam to back beam"), width="stretch")
+        b.plotly_chart(charts.seconds_histogram(analytics.call_to_stage(db, cid), "From call to stage",
+                                                "Seconds from the call to the front beam"), width="stretch")
+        st.plotly_chart(charts.ceremony_timeline(analytics.ceremony_timeline(db, cid)), width="stretch")
+
+with export_tab:
+    st.write("The detail rows of the current filters: one line per check-in (optionally one per absence too).")
+    with_absent = st.toggle("Include absences", value=False, key="export_absent")
+    fmt = st.radio("Format", ["CSV", "Excel", "PDF report"], horizontal=True, key="export_format")
+    if st.button("Prepare the export", type="primary", key="export_prepare"):
+        bar = st.progress(0.0, text="Reading…")
+        chunks, done = [], 0
+        for n, chunk in enumerate(analytics.attendance_rows(db, filters, include_absent=with_absent), 1):
+            chunks.append(chunk)
+            done += len(chunk)
+            bar.progress(0.9 * (1 - 0.5 ** n), text=f"{done:,} rows read")  # the total is known only at the end
+        stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
+        try:
+            if fmt == "CSV":
+                data, mime, name = b"".join(exports.csv_stream(chunks)), "text/csv", f"attendance-{stamp}.csv"
+            elif fmt == "Excel":
+                data = exports.excel_bytes(chunks, "Attendance")
+                mime, name = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", \
+                    f"attendance-{stamp}.xlsx"
+            else:
+                bar.progress(0.96, text="Drawing the charts…")
+                titles = ["Attendance over time", "Arrivals", "Lateness", "Departments", "People", "Recognition"]
+                images = exports.figures_png(figures(), app.settings.chromium_path) or [None] * len(titles)
+                table = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
+                lines = [f"Period {start} to {end}",
+                         "Classes: " + (", ".join(class_names[c] for c in chosen_classes) or "all"),
+                         "Departments: " + (", ".join(chosen_departments) or "all")]
+                kpi_rows = [("Attendance rate", percent(k["attendance_rate"])), ("Late rate", percent(k["late_rate"])),
+                            ("Absences", f"{k['absent_count']:,}"), ("People who came", f"{k['unique_people']:,}"),
+                            ("Unknown faces", f"{k['unknown_faces']:,}"), ("Sessions", f"{k['sessions']:,}")]
+                data = exports.report_pdf("Rollcall attendance report", lines, kpi_rows,
+                                          list(zip(titles, images, strict=True)), table.head(5000))
+                mime, name = "application/pdf", f"attendance-report-{stamp}.pdf"
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            bar.progress(1.0, text=f"{done:,} rows ready")
+            st.download_button(f"Download {name}", data, file_name=name, mime=mime, key="export_download")

@@ -1,0 +1,44 @@
+"""AppTest: the statistics page (filters change the numbers) and its exports."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from core.config import PROJECT_ROOT
+from core.services import Rollcall
+from tests.app.conftest import as_user, texts
+
+STATS = str(PROJECT_ROOT / "pages" / "statistics.py")
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_filters_change_the_numbers(seeded):
+    app = Rollcall(seeded)
+    started = "SELECT count(*) FROM sessions WHERE starts_at <= now() AND starts_at >= now() - INTERVAL 31 DAY"
+    all_sessions = app.db.scalar(started)
+    cpe_sessions = app.db.scalar(started + " AND class_id = 'CPE401'")
+    app.close()
+    at = as_user(STATS, "vi").run()
+    assert not at.exception, at.exception
+    everyone = metrics(at)
+    assert everyone["Sessions"] == str(all_sessions) and everyone["Attendance rate"] != "–"
+    at.multiselect(key="stats_classes").select("CPE401").run()
+    one_class = metrics(at)
+    assert one_class["Sessions"] == str(cpe_sessions) and one_class["Absences"] != everyone["Absences"]
+    at.date_input(key="stats_period").set_value((date.today() + timedelta(days=1), date.today() + timedelta(2))).run()
+    assert metrics(at)["Sessions"] == "0" and metrics(at)["Attendance rate"] == "–"
+    assert len(at.get("plotly_chart")) >= 6
+
+
+def test_each_export_format_is_prepared_for_download(seeded):
+    at = as_user(STATS, "vi").run()
+    for fmt, suffix in (("CSV", ".csv"), ("Excel", ".xlsx"), ("PDF report", ".pdf")):
+        at.radio(key="export_format").set_value(fmt).run()
+        at.button(key="export_prepare").click().run()
+        assert not at.exception, at.exception
+        assert texts(at, "error") == []
+        [button] = at.get("download_button")
+        assert button.proto.label.endswith(suffix), button.proto.label

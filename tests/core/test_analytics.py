@@ -1,0 +1,274 @@
+"""Statistics against a small hand-computed read model, and the synthetic generator's consistency.
+
+The data set (local time Asia/Bangkok, late after 10 min):
+
+    people   A1 Eng, A2 Eng, A3 Bus, A4 Bus
+    classes  C1 Vision (A1 A2 A3), C2 Marketing (A3 A4)
+    S1 C1 Mon 2025-03-03 09:00  A1 present 08:55 (face .80)  A2 late 09:15 (face .70)  A3 —
+    S2 C1 Mon 2025-03-10 09:00  A1 present 09:02 (qr)  A2 present 08:58 (face .90)  A3 present 09:05 (face .60)
+    S3 C2 Wed 2025-03-05 13:00  A3 late 13:12 (manual)  A4 present 12:50 (face .75)
+    S4 C2 Wed 2025-03-12 13:00  A3 excused 13:00 (manual)  A4 —
+    S5 C1 2099 (not started: never counted)
+
+    expected 3+3+2+2 = 10, attended 2+3+2+0 = 7, late 2, absent 3.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from core import analytics as A
+from core import synth
+
+TZ = ZoneInfo("Asia/Bangkok")
+MARCH = A.Filters(date(2025, 3, 1), date(2025, 3, 31))
+
+
+def local(y: int, mo: int, d: int, h: int, mi: int = 0, s: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, s, tzinfo=TZ)
+
+
+@pytest.fixture
+def db(app):
+    assert app.settings.timezone == "Asia/Bangkok"
+    db = app.db
+    with db.write() as cur:
+        t0 = local(2025, 1, 1, 0)
+        for sid, name, dept in [("A1", "Alice", "Eng"), ("A2", "Bob", "Eng"), ("A3", "Chai", "Bus"),
+                                ("A4", "Dao", "Bus")]:
+            cur.execute("INSERT INTO people (student_id, name, department, created_at, updated_at) "
+                        "VALUES (?, ?, ?, ?, ?)", [sid, name, dept, t0, t0])
+        cur.execute("INSERT INTO classes VALUES ('C1', 'Vision', 'Eng', 'T'), ('C2', 'Marketing', 'Bus', 'T')")
+        cur.execute("INSERT INTO class_members VALUES ('C1', 'A1'), ('C1', 'A2'), ('C1', 'A3'), ('C2', 'A3'), "
+                    "('C2', 'A4')")
+        sessions = [("S1", "C1", local(2025, 3, 3, 9)), ("S2", "C1", local(2025, 3, 10, 9)),
+                    ("S3", "C2", local(2025, 3, 5, 13)), ("S4", "C2", local(2025, 3, 12, 13)),
+                    ("S5", "C1", local(2099, 1, 5, 9))]
+        for sess, cls, start in sessions:
+            cur.execute("INSERT INTO sessions (session_id, class_id, starts_at, ends_at, late_after_min) "
+                        "VALUES (?, ?, ?, ?, 10)", [sess, cls, start, start + timedelta(hours=2)])
+        rows = [("S1", "A1", "present", local(2025, 3, 3, 8, 55), "face", 0.80),
+                ("S1", "A2", "late", local(2025, 3, 3, 9, 15), "face", 0.70),
+                ("S2", "A1", "present", local(2025, 3, 10, 9, 2), "qr", None),
+                ("S2", "A2", "present", local(2025, 3, 10, 8, 58), "face", 0.90),
+                ("S2", "A3", "present", local(2025, 3, 10, 9, 5), "face", 0.60),
+                ("S3", "A3", "late", local(2025, 3, 5, 13, 12), "manual", None),
+                ("S3", "A4", "present", local(2025, 3, 5, 12, 50), "face", 0.75),
+                ("S4", "A3", "excused", local(2025, 3, 12, 13), "manual", None)]
+        for sess, sid, status, at, method, score in rows:
+            cur.execute("INSERT INTO attendance VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [sess, sid, status, at, method, score, f"e:{sess}:{sid}"])
+        unknown = [local(2025, 3, 3, 9, 1), local(2025, 3, 3, 9, 30), local(2025, 3, 5, 13),
+                   local(2025, 3, 1, 0, 30),    # inside by local day (still Feb 28 in UTC)
+                   local(2025, 2, 28, 23, 30)]  # outside
+        for n, at in enumerate(unknown):
+            cur.execute("INSERT INTO unknown_faces VALUES (?, ?, 'cam', 0.3)", [f"u{n}", at])
+        cur.execute("INSERT INTO ceremonies (ceremony_id, name, on_date, created_at) VALUES "
+                    "('G1', 'Grad', DATE '2025-03-20', ?)", [t0])
+        entries = [("A1", 1, "received", local(2025, 3, 20, 10, 0, 0), local(2025, 3, 20, 10, 0, 20),
+                    local(2025, 3, 20, 10, 0, 30)),
+                   ("A2", 2, "received", local(2025, 3, 20, 10, 0, 30), local(2025, 3, 20, 10, 0, 45),
+                    local(2025, 3, 20, 10, 0, 57)),
+                   ("A3", 3, "absent", local(2025, 3, 20, 10, 1, 0), None, None),
+                   ("A4", 4, "received", local(2025, 3, 20, 10, 1, 30), local(2025, 3, 20, 10, 2, 10),
+                    local(2025, 3, 20, 10, 2, 25))]
+        for sid, order, status, called, stage, received in entries:
+            cur.execute("INSERT INTO ceremony_entries (ceremony_id, student_id, order_no, status, called_at, "
+                        "on_stage_at, received_at) VALUES ('G1', ?, ?, ?, ?, ?, ?)",
+                        [sid, order, status, called, stage, received])
+    return db
+
+
+def test_kpis(db):
+    k = A.kpis(db, MARCH)
+    assert k["sessions"] == 4
+    assert (k["expected"], k["attended"], k["late"], k["absent_count"]) == (10, 7, 2, 3)
+    assert k["attendance_rate"] == pytest.approx(0.7)
+    assert k["late_rate"] == pytest.approx(2 / 7)
+    assert k["unique_people"] == 4
+    assert k["unknown_faces"] == 4
+
+
+def test_filters_change_the_numbers(db):
+    c2 = A.kpis(db, A.Filters(MARCH.start, MARCH.end, class_ids=("C2",)))
+    assert (c2["sessions"], c2["expected"], c2["attended"], c2["late"], c2["unique_people"]) == (2, 4, 2, 1, 2)
+    assert c2["attendance_rate"] == pytest.approx(0.5)
+    eng = A.kpis(db, A.Filters(MARCH.start, MARCH.end, departments=("Eng",)))
+    assert (eng["expected"], eng["attended"], eng["late"], eng["unique_people"]) == (4, 4, 1, 2)
+    assert eng["attendance_rate"] == pytest.approx(1.0)
+    week1 = A.kpis(db, A.Filters(date(2025, 3, 1), date(2025, 3, 7)))
+    assert (week1["sessions"], week1["expected"], week1["attended"], week1["absent_count"]) == (2, 5, 4, 1)
+    assert week1["unknown_faces"] == 4
+    s2 = A.kpis(db, A.Filters(MARCH.start, MARCH.end, session_id="S2"))
+    assert (s2["sessions"], s2["expected"], s2["attended"]) == (1, 3, 3)
+    both = A.kpis(db, A.Filters(MARCH.start, MARCH.end, class_ids=("C1", "C2"), departments=("Bus", "Eng")))
+    assert both["expected"] == 10 and both["attended"] == 7
+    # A session that has not started yet is never expected.
+    future = A.kpis(db, A.Filters(date(2099, 1, 1), date(2099, 1, 31)))
+    assert future["sessions"] == 0 and future["attendance_rate"] is None and future["late_rate"] is None
+
+
+def test_attendance_over_time(db):
+    df = A.attendance_over_time(db, MARCH, "week")
+    got = [(r.period, r.class_name, r.expected, r.attended, round(r.rate, 4)) for r in df.itertuples()]
+    assert got == [(pd.Timestamp("2025-03-03"), "Marketing", 2, 2, 1.0),
+                   (pd.Timestamp("2025-03-03"), "Vision", 3, 2, round(2 / 3, 4)),
+                   (pd.Timestamp("2025-03-10"), "Marketing", 2, 0, 0.0),
+                   (pd.Timestamp("2025-03-10"), "Vision", 3, 3, 1.0)]
+    month = A.attendance_over_time(db, MARCH, "month")
+    assert month.groupby("period")[["expected", "attended"]].sum().to_dict("records") == [
+        {"expected": 10, "attended": 7}]
+    with pytest.raises(ValueError):
+        A.attendance_over_time(db, MARCH, "minute; DROP TABLE people")
+
+
+def test_arrivals_heatmap(db):
+    df = A.arrivals_heatmap(db, MARCH)
+    cells = {(r.weekday, r.hour): r.arrivals for r in df.itertuples()}
+    assert cells == {(0, 8): 2, (0, 9): 3, (2, 12): 1, (2, 13): 1}  # local hours, Monday = 0; excused not counted
+
+
+def test_lateness(db):
+    df = A.lateness(db, MARCH)
+    assert sorted(df["minutes_after_start"].round(6)) == [-10, -5, -2, 2, 5, 12, 15]
+    assert set(df.loc[df["minutes_after_start"] > 10, "status"]) == {"late"}
+    sampled = A.lateness(db, MARCH, sample=3)  # a deterministic subset (a hash of session and person)
+    assert len(sampled) < 7 and sampled.equals(A.lateness(db, MARCH, sample=3))
+    assert len(A.lateness(db, MARCH, sample=None)) == 7
+
+
+def test_departments(db):
+    df = A.departments(db, MARCH).set_index("department")
+    assert df.loc["Eng", ["expected", "attended", "late"]].tolist() == [4, 4, 1]
+    assert df.loc["Eng", "rate"] == pytest.approx(1.0) and df.loc["Eng", "late_rate"] == pytest.approx(0.25)
+    assert df.loc["Bus", ["expected", "attended", "late"]].tolist() == [6, 3, 1]
+    assert df.loc["Bus", "rate"] == pytest.approx(0.5) and df.loc["Bus", "late_rate"] == pytest.approx(1 / 3)
+    only_bus = A.departments(db, A.Filters(MARCH.start, MARCH.end, departments=("Bus",)))
+    assert only_bus["department"].tolist() == ["Bus"]
+    c1 = A.departments(db, A.Filters(MARCH.start, MARCH.end, class_ids=("C1",))).set_index("department")
+    assert c1.loc["Bus", ["expected", "attended"]].tolist() == [2, 1]
+
+
+def test_people_summary(db):
+    df = A.people_summary(db, MARCH).set_index("student_id")
+    cols = ["expected", "present", "late", "absent"]
+    assert df.loc["A1", cols].tolist() == [2, 2, 0, 0]
+    assert df.loc["A2", cols].tolist() == [2, 1, 1, 0]
+    assert df.loc["A3", cols].tolist() == [4, 1, 1, 2]
+    assert df.loc["A4", cols].tolist() == [2, 1, 0, 1]
+    assert df["rate"].round(4).tolist() == [1.0, 1.0, 0.5, 0.5]
+    assert df.loc["A3", "name"] == "Chai" and df.loc["A3", "department"] == "Bus"
+    eng = A.people_summary(db, A.Filters(MARCH.start, MARCH.end, departments=("Eng",)))
+    assert eng["student_id"].tolist() == ["A1", "A2"]
+
+
+def test_person_history_has_the_absence(db):
+    df = A.person_history(db, MARCH, "A3")
+    assert df["status"].tolist() == ["excused", "present", "late", "absent"]
+    assert df["class_name"].tolist() == ["Marketing", "Vision", "Marketing", "Vision"]
+    assert df["starts_at"].iloc[-1] == pd.Timestamp(local(2025, 3, 3, 9))
+    assert pd.isna(df["checked_at"].iloc[-1]) and pd.isna(df["minutes_after_start"].iloc[-1])
+    assert df["minutes_after_start"].iloc[:3].tolist() == pytest.approx([0, 5, 12])
+    assert A.person_history(db, A.Filters(MARCH.start, MARCH.end, class_ids=("C2",)), "A3")["status"].tolist() \
+        == ["excused", "late"]
+
+
+def test_people_counted_scores_unknowns(db):
+    df = A.people_counted(db, MARCH, "day")
+    assert [(r.period.date(), r.unique_people) for r in df.itertuples()] == [
+        (date(2025, 3, 3), 2), (date(2025, 3, 5), 2), (date(2025, 3, 10), 3)]
+    scores = A.recognition_scores(db, MARCH)
+    assert sorted(scores["score"]) == pytest.approx([0.6, 0.7, 0.75, 0.8, 0.9])
+    assert set(scores["method"]) == {"face"}
+    un = A.unknowns_per_day(db, MARCH)
+    assert [(r.day.date(), r.unknowns) for r in un.itertuples()] == [
+        (date(2025, 3, 1), 1), (date(2025, 3, 3), 2), (date(2025, 3, 5), 1)]
+
+
+def test_attendance_rows_stream(db, tmp_path):
+    chunks = list(A.attendance_rows(db, MARCH, chunk_rows=3))
+    assert all(len(c) <= 3 for c in chunks)
+    rows = pd.concat(chunks, ignore_index=True)
+    assert list(rows.columns) == A.EXPORT_COLUMNS
+    assert len(rows) == 8 and rows["starts_at"].is_monotonic_increasing
+    assert rows.loc[rows["student_id"] == "A4", "name"].tolist() == ["Dao"]
+    with_absent = pd.concat(A.attendance_rows(db, MARCH, include_absent=True), ignore_index=True)
+    assert len(with_absent) == 10
+    assert sorted(with_absent.loc[with_absent["status"] == "absent", "student_id"]) == ["A3", "A4"]
+    bus = pd.concat(A.attendance_rows(db, A.Filters(MARCH.start, MARCH.end, departments=("Bus",))))
+    assert sorted(bus["student_id"]) == ["A3", "A3", "A3", "A4"]
+    out = tmp_path / "x.csv"
+    assert A.export_csv(db, MARCH, out, chunk_rows=3) == 8
+    back = pd.read_csv(out, encoding="utf-8-sig")
+    assert len(back) == 8 and list(back.columns) == A.EXPORT_COLUMNS
+    assert A.export_csv(db, A.Filters(date(2020, 1, 1), date(2020, 1, 2)), out) == 0
+
+
+def test_ceremony_statistics(db):
+    gpm = A.graduates_per_minute(db, "G1")
+    assert [(r.minute.strftime("%H:%M"), r.received) for r in gpm.itertuples()] == [
+        ("10:00", 2), ("10:01", 0), ("10:02", 1)]
+    stage = A.time_on_stage(db, "G1")
+    assert stage["student_id"].tolist() == ["A1", "A2", "A4"]
+    assert stage["seconds"].tolist() == pytest.approx([10, 12, 15])
+    call = A.call_to_stage(db, "G1")
+    assert call["seconds"].tolist() == pytest.approx([20, 15, 40])
+    ns = A.no_show_by_department(db, "G1").set_index("department")
+    assert ns.loc["Bus", ["graduates", "absent"]].tolist() == [2, 1] and ns.loc["Bus", "rate"] == pytest.approx(0.5)
+    assert ns.loc["Eng", ["graduates", "absent"]].tolist() == [2, 0] and ns.loc["Eng", "rate"] == 0
+    tl = A.ceremony_timeline(db, "G1")
+    assert tl["order_no"].tolist() == [1, 2, 3, 4]
+    assert tl["status"].tolist() == ["received", "received", "absent", "received"]
+    assert pd.isna(tl.loc[2, "on_stage_at"])
+    assert A.graduates_per_minute(db, "nope").empty
+
+
+def test_synth_is_consistent(app):
+    db = app.db
+    today = date(2025, 6, 13)
+    counts = synth.generate(db, people=200, days=14, today=today, seed=3)
+    assert counts["people"] == 200 and counts["attendance"] > 1000 and counts["ceremonies"] == 3
+    # Only members, once per session; check-ins on the session's local day, near its start.
+    assert db.scalar("SELECT count(*) FROM attendance a JOIN sessions s USING (session_id) "
+                     "ANTI JOIN class_members m ON m.class_id = s.class_id AND m.student_id = a.student_id") == 0
+    assert db.scalar("SELECT count(*) FROM attendance a JOIN sessions s USING (session_id) "
+                     "WHERE CAST(a.checked_at AS DATE) <> CAST(s.starts_at AS DATE) "
+                     "OR a.checked_at < s.starts_at - INTERVAL 15 MINUTE OR a.checked_at > s.ends_at") == 0
+    assert db.scalar("SELECT count(*) FROM attendance a JOIN sessions s USING (session_id) WHERE "
+                     "a.status = 'late' AND a.checked_at <= s.starts_at + to_minutes(s.late_after_min)") == 0
+    assert db.scalar("SELECT count(*) FROM sessions WHERE CAST(starts_at AS DATE) > ? "
+                     "OR CAST(starts_at AS DATE) <= ?", [today, today - timedelta(days=14)]) == 0
+    f = A.Filters(today - timedelta(days=13), today)
+    k = A.kpis(db, f)
+    assert k["attended"] <= k["expected"]
+    assert 0.75 <= k["attendance_rate"] <= 0.97
+    assert 0.01 <= k["late_rate"] <= 0.2
+    assert k["unique_people"] >= 180 and k["unknown_faces"] > 0
+    assert A.people_summary(db, f)["expected"].sum() == k["expected"]
+    fri = A.arrivals_heatmap(db, f).groupby("weekday")["arrivals"].sum()
+    assert set(fri.index) <= {0, 1, 2, 3, 4, 5}
+    scores = A.recognition_scores(db, f)
+    assert scores["score"].between(0.4, 1).all() and set(scores["method"]) <= {"face", "device"}
+    # Ceremonies: realistic timing and a few no-shows.
+    for cid in db.query("SELECT ceremony_id FROM ceremonies")["ceremony_id"]:
+        assert A.call_to_stage(db, cid)["seconds"].between(10, 60).all()
+        assert A.time_on_stage(db, cid)["seconds"].between(8, 20).all()
+        tl = A.ceremony_timeline(db, cid)
+        gaps = tl["called_at"].diff().dt.total_seconds().dropna()
+        assert gaps.between(20, 40).all()
+    # Running again replaces the synthetic data (same seed, same rows) and leaves other data alone.
+    with db.write() as cur:
+        cur.execute("INSERT INTO classes VALUES ('STAT101', 'Real class', 'x', 'y')")
+    again = synth.generate(db, people=200, days=14, today=today, seed=3)
+    assert again["attendance"] == counts["attendance"]
+    assert db.scalar("SELECT count(*) FROM attendance") == counts["attendance"]
+    assert db.scalar("SELECT count(*) FROM classes WHERE class_id = 'STAT101'") == 1
+
+
+def test_plan_for_rows():
+    people, days = synth.plan_for_rows(10_000_000)
+    assert people == 20_000 and 300 <= days <= 400
