@@ -84,7 +84,8 @@ def face_section(person: dict) -> None:
 
 
 st.title("People")
-find_tab, import_tab, photos_tab = st.tabs(["Find and edit", "Import roster", "Enroll photos (.zip)"])
+find_tab, import_tab, photos_tab, identify_tab = st.tabs(["Find and edit", "Import roster", "Enroll photos (.zip)",
+                                                         "Identify a photo"])
 
 with find_tab:
     query = st.text_input("Search", placeholder="Name in Thai or English, student id, department, phone…",
@@ -206,3 +207,40 @@ with photos_tab:
             if result.skipped:
                 st.warning("Not photos, or no student id in the name: " + ", ".join(result.skipped[:20]))
             show_verdicts([verdict_row(v, sid) for sid, v in result.verdicts])
+
+with identify_tab:
+    st.write("Find every face in a photo and who it is. A wrong match can be marked **Not this person**: "
+             "the matcher will not make that match again.")
+    probe = st.file_uploader("Photo", type=["jpg", "jpeg", "png"], key=f"identify_{st.session_state.get('probes', 0)}")
+    if probe is not None:
+        import cv2
+
+        from core.faces.images import ImageError, decode_image
+        from core.faces.weights import WeightsError
+
+        try:
+            image = decode_image(probe.getvalue(), probe.name, max_bytes=app.settings.max_image_bytes,
+                                 max_pixels=app.settings.max_image_pixels)
+            found = app.faces.match_faces(image)
+        except (ImageError, WeightsError) as exc:
+            st.error(str(exc))
+            found = None
+        if found == []:
+            st.info("No face found.")
+        for n, (face, match) in enumerate(found or [], 1):
+            x, y, w, h = face.box
+            crop = image[max(y, 0):y + h, max(x, 0):x + w]
+            left, right = st.columns([1, 4])
+            left.image(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), width=110)
+            if match.known:
+                who = people.get(app, match.student_id) or {}
+                right.markdown(f"**{who.get('name', match.student_id)}** ({match.student_id}) · "
+                               f"score {match.score:.2f}, ahead of the next person by {match.runner_up_gap:.2f}")
+                if right.button("Not this person", key=f"reject_{n}"):
+                    app.faces.not_this_person(match.student_id, face.embedding, user.username,
+                                              reason="marked on the Identify page")
+                    st.session_state["flash"] = f"Noted: that face is not {who.get('name', match.student_id)}."
+                    st.session_state["probes"] = st.session_state.get("probes", 0) + 1
+                    st.rerun()
+            else:
+                right.markdown(f"**Unknown** · best score {match.score:.2f} (threshold {match.threshold:.2f})")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import zipfile
 
+import cv2
+
 from core.services import Rollcall
 from tests.app.conftest import as_user, texts
 from tests.app.test_pages import PAGES
@@ -69,3 +71,22 @@ def test_a_zip_that_is_not_a_zip(seeded):
     at.run()
     at.button(key="zip_enroll").click().run()
     assert any("not a .zip file" in e for e in texts(at, "error"))
+
+
+def test_identify_a_photo_and_mark_a_wrong_match(seeded, photos):
+    app = Rollcall(seeded)
+    app.faces.record_consent("6501001", "signed form", "test")
+    app.faces.enroll("6501001", [("obama.jpg", (photos / "obama.jpg").read_bytes())], "test")
+    app.close()
+    at = as_user(PAGES["people"], "op").run()
+    next(u for u in at.get("file_uploader") if u.label == "Photo").upload(
+        "probe.jpg", (photos / "obama2.jpg").read_bytes(), "image/jpeg")
+    at.run()
+    assert not at.exception, at.exception
+    assert any("6501001" in m.value for m in at.markdown)
+    at.button(key="reject_1").click().run()
+    assert not at.exception, at.exception
+    app = Rollcall(seeded)
+    assert app.db.scalar("SELECT count(*) FROM face_negatives WHERE student_id = '6501001'") == 1
+    [(_, match)] = app.faces.match_faces(cv2.imread(str(photos / "obama2.jpg")))
+    assert match.student_id != "6501001"
