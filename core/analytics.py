@@ -7,8 +7,13 @@ Absence is not a row. For a set of sessions that have started (starts_at <= now(
 * absent   = expected − attended (never below zero).
 
 Every attendance statistic is aggregated in SQL. Expected counts never materialise the sessions × members
-product: they multiply per-session counts by per-class member counts, so the big table (attendance) is
-scanned once per query, joined only to small ones (sessions, people), and grouped.
+product: they multiply per-session counts by per-class member counts.
+
+The big table (attendance) carries a copy of its session's class_id and starts_at, and its status as flags
+(attended = present or late, late), all written with the row. So it is filtered on its own columns, without a
+join or string comparisons, and aggregated FIRST (per session, per person, per start instant); only the small
+aggregates are then joined to sessions, classes and people. The person's department is always read from
+`people` (it may change), never copied.
 
 Periods, weekdays and hours are local: each cursor runs with ``SET TimeZone`` to the configured zone.
 """
@@ -87,23 +92,32 @@ def _members_cte(f: Filters, params: list[Any]) -> str:
     return sql
 
 
-def _attendance_cte(f: Filters, params: list[Any], columns: str = "a.*") -> str:
-    """`fa`: attendance rows of the filtered sessions (and departments), with fs columns."""
-    if not f.departments:
-        return f"fa AS (SELECT {columns}, fs.* EXCLUDE (session_id) FROM attendance a JOIN fs USING (session_id))"
-    return (f"fa AS (SELECT {columns}, fs.* EXCLUDE (session_id) FROM attendance a "
-            "JOIN fs USING (session_id) JOIN people p ON p.student_id = a.student_id WHERE true"
-            + _in("p.department", f.departments, params) + ")")
+def _att_filter(db: Database, f: Filters, params: list[Any], *, departments: bool = True) -> str:
+    """A condition on attendance `a` for the filter, on the row's own copy of its session's start and class
+    (no join: the cost at 10 M rows is the join). departments=False: the caller filters people itself."""
+    lo, hi = _bounds(db, f)
+    params.extend([lo, hi])
+    sql = "a.starts_at >= ? AND a.starts_at < ? AND a.starts_at <= now()" + _in("a.class_id", f.class_ids, params)
+    if f.session_id is not None:
+        sql += " AND a.session_id = ?"
+        params.append(f.session_id)
+    if departments and f.departments:
+        sql += (" AND a.student_id IN (SELECT student_id FROM people WHERE true"
+                + _in("department", f.departments, params) + ")")
+    # Sessions of a class missing from `classes` are not counted (fs joins classes); rare, so checked first.
+    if db.scalar("SELECT EXISTS (SELECT 1 FROM sessions WHERE class_id NOT IN (SELECT class_id FROM classes))"):
+        sql += " AND a.class_id IN (SELECT class_id FROM classes)"
+    return sql
 
 
-def _with(db: Database, f: Filters, params: list[Any], *, members: bool = False, attendance: bool = True,
-          columns: str = "a.*", extra: str = "") -> str:
+def _with(db: Database, f: Filters, params: list[Any], *, members: bool = False, extra: str = "") -> str:
     parts = [_sessions_cte(db, f, params, extra)]
     if members:
         parts.append(_members_cte(f, params))
-    if attendance:
-        parts.append(_attendance_cte(f, params, columns))
     return "WITH " + ", ".join(parts) + " "
+
+
+_ATTENDED = "a.attended"  # status present or late (a flag written with the row)
 
 
 def _rate(num: Any, den: Any) -> float | None:
@@ -117,12 +131,14 @@ def kpis(db: Database, f: Filters) -> dict:
     """Headline figures: attendance_rate (0..1 or None), late_rate (late / attended), absent_count,
     unique_people (distinct attendees), unknown_faces (in the period), sessions (started, in the filter)."""
     params: list[Any] = []
-    sql = _with(db, f, params, members=True, columns="a.student_id, a.status") + """,
-        att AS (SELECT count(*) FILTER (WHERE status IN ('present', 'late')) AS attended,
-                       count(*) FILTER (WHERE status = 'late') AS late,
-                       count(DISTINCT student_id) FILTER (WHERE status IN ('present', 'late')) AS uniq FROM fa),
+    sql = _with(db, f, params, members=True) + """,
         exp AS (SELECT count(*) AS sessions, coalesce(sum(fm.members), 0) AS expected
-                FROM fs LEFT JOIN fm USING (class_id))
+                FROM fs LEFT JOIN fm USING (class_id)),
+        per AS (SELECT a.student_id, count(*) FILTER (WHERE a.attended) AS attended,
+                       count(*) FILTER (WHERE a.late) AS late
+                FROM attendance a WHERE """ + _att_filter(db, f, params) + """ GROUP BY a.student_id),
+        att AS (SELECT coalesce(sum(attended), 0) AS attended, coalesce(sum(late), 0) AS late,
+                       count(*) FILTER (WHERE attended > 0) AS uniq FROM per)
         SELECT * FROM exp, att
     """
     row = db.query(sql, params).iloc[0]
@@ -137,12 +153,10 @@ def kpis(db: Database, f: Filters) -> dict:
 
 def attendance_over_time(db: Database, f: Filters, grain: str = "week") -> pd.DataFrame:
     """period (local date the period starts), class_name, expected, attended, rate — one row per period and class."""
-    params: list[Any] = []
     params: list[Any] = [_grain(grain)]
-    sql = _with(db, f, params, members=True, columns="a.session_id, a.status",
-                extra=", CAST(date_trunc(?, s.starts_at) AS DATE) AS period") + """,
-        per_session AS (SELECT session_id, count(*) AS attended FROM fa
-                        WHERE status IN ('present', 'late') GROUP BY session_id)
+    sql = _with(db, f, params, members=True, extra=", CAST(date_trunc(?, s.starts_at) AS DATE) AS period") + """,
+        per_session AS (SELECT a.session_id, count(*) AS attended FROM attendance a
+                        WHERE """ + _att_filter(db, f, params) + f" AND {_ATTENDED} GROUP BY a.session_id)" + """
         SELECT fs.period, fs.class_name,
                CAST(sum(coalesce(fm.members, 0)) AS BIGINT) AS expected,
                CAST(sum(coalesce(ps.attended, 0)) AS BIGINT) AS attended
@@ -157,13 +171,15 @@ def attendance_over_time(db: Database, f: Filters, grain: str = "week") -> pd.Da
 def arrivals_heatmap(db: Database, f: Filters) -> pd.DataFrame:
     """weekday (0 = Monday … 6), hour (0..23) local, arrivals (attended check-ins) — only non-empty cells."""
     params: list[Any] = []
-    # Local time = UTC + the session's UTC offset (a check-in is within hours of its session's start).
-    sql = _with(db, f, params, columns="a.checked_at, a.status",
-                extra=", CAST(date_part('timezone', s.starts_at) AS BIGINT) AS utc_offset") + """,
-        loc AS (SELECT CAST(epoch(checked_at) AS BIGINT) + utc_offset AS t FROM fa
-                WHERE status IN ('present', 'late'))
+    # Local time = UTC + the session's UTC offset (a check-in is within hours of its session's start). Rows are
+    # first counted per session start and UTC quarter hour (UTC offsets are whole quarter hours), so the
+    # time-zone lookup runs per group, not per row.
+    sql = """
+        WITH q AS (SELECT a.starts_at, CAST(epoch(a.checked_at) AS BIGINT) // 900 AS q, count(*) AS n
+                   FROM attendance a WHERE """ + _att_filter(db, f, params) + f" AND {_ATTENDED} GROUP BY 1, 2)," + """
+        loc AS (SELECT q * 900 + CAST(date_part('timezone', starts_at) AS BIGINT) AS t, n FROM q)
         SELECT CAST((t // 86400 + 3) % 7 AS INTEGER) AS weekday, CAST(t % 86400 // 3600 AS INTEGER) AS hour,
-               count(*) AS arrivals
+               CAST(sum(n) AS BIGINT) AS arrivals
         FROM loc GROUP BY ALL ORDER BY weekday, hour
     """
     return db.query(sql, params)
@@ -172,51 +188,51 @@ def arrivals_heatmap(db: Database, f: Filters) -> pd.DataFrame:
 def lateness(db: Database, f: Filters, sample: int | None = SAMPLE_ROWS) -> pd.DataFrame:
     """minutes_after_start (float; negative = early) and status, one row per attendance row.
 
-    For a histogram: above `sample` rows a reservoir sample of that size is returned (None = every row).
+    For a histogram: above `sample` rows a deterministic sample of about that size is returned (None = every row).
     """
     params: list[Any] = []
-    inner = _with(db, f, params, columns="a.checked_at, a.status, a.session_id, a.student_id") + """
-        SELECT epoch(checked_at - starts_at) / 60.0 AS minutes_after_start, status FROM fa
-        WHERE {sample}status IN ('present', 'late')
-    """
+    inner = ("SELECT epoch(a.checked_at - a.starts_at) / 60.0 AS minutes_after_start, a.status FROM attendance a "
+             "WHERE " + _att_filter(db, f, params) + f" AND {_ATTENDED}{{sample}}")
     return _sampled(db, inner, params, sample)
 
 
 def _sampled(db: Database, inner: str, params: list[Any], sample: int | None) -> pd.DataFrame:
-    """Run `inner` (over `fa`); above `sample` rows keep a deterministic pseudo-random subset of ~`sample` rows
-    (a hash of session and person, so the same rows each time; cheaper than a reservoir over millions)."""
+    """Run `inner` (a SELECT over attendance `a` ending in its WHERE clause, with a `{sample}` marker at the end);
+    above `sample` rows keep a deterministic pseudo-random subset of ~`sample` rows (a hash of the check-in
+    instant, so the same rows each time; cheaper than a reservoir over millions)."""
     everything = inner.replace("{sample}", "")
     if sample is None:
         return db.query(everything, params)
-    head, _, select = everything.rpartition("SELECT ")
-    total = db.scalar(head + "SELECT count(*) FROM (SELECT " + select + ")", params) or 0
+    select = everything.removeprefix("SELECT ")
+    total = db.scalar("SELECT count(*) FROM (SELECT " + select + ")", params) or 0
     if total <= sample:
         return db.query(everything, params)
     keep = int(sample / total * 1_000_000)
-    return db.query(inner.replace("{sample}", "hash(session_id, student_id) % 1000000 < ? AND "), [*params, keep])
+    return db.query(inner.replace("{sample}", " AND hash(a.checked_at) % 1000000 < ?"), [*params, keep])
 
 
 def departments(db: Database, f: Filters) -> pd.DataFrame:
     """department, expected, attended, late, rate, late_rate (the person's department)."""
     params: list[Any] = []
-    sql = _with(db, f, params, attendance=False) + """,
+    sql = _with(db, f, params) + """,
         per_class AS (SELECT class_id, count(*) AS sessions FROM fs GROUP BY class_id),
         exp AS (SELECT p.department, sum(pc.sessions) AS expected
                 FROM per_class pc JOIN class_members m USING (class_id) JOIN people p USING (student_id)
-                WHERE true {dept} GROUP BY p.department),
-        att AS (SELECT p.department, count(*) FILTER (WHERE a.status IN ('present', 'late')) AS attended,
-                       count(*) FILTER (WHERE a.status = 'late') AS late
-                FROM attendance a JOIN fs USING (session_id) JOIN people p ON p.student_id = a.student_id
-                WHERE true {dept} GROUP BY p.department)
+                WHERE true""" + _in("p.department", f.departments, params) + """ GROUP BY p.department),
+        per AS (SELECT a.student_id, count(*) FILTER (WHERE a.attended) AS attended,
+                       count(*) FILTER (WHERE a.late) AS late
+                FROM attendance a WHERE """ + _att_filter(db, f, params, departments=False) + """
+                GROUP BY a.student_id),
+        att AS (SELECT p.department, sum(per.attended) AS attended, sum(per.late) AS late
+                FROM per JOIN people p USING (student_id)
+                WHERE true""" + _in("p.department", f.departments, params) + """ GROUP BY p.department)
         SELECT coalesce(exp.department, att.department) AS department,
                CAST(coalesce(exp.expected, 0) AS BIGINT) AS expected, CAST(coalesce(att.attended, 0) AS BIGINT)
                AS attended, CAST(coalesce(att.late, 0) AS BIGINT) AS late
         FROM exp FULL JOIN att ON exp.department IS NOT DISTINCT FROM att.department
         ORDER BY department NULLS LAST
     """
-    dept_params: list[Any] = []
-    dept = _in("p.department", f.departments, dept_params)
-    df = db.query(sql.replace("{dept}", dept), params + dept_params + dept_params)
+    df = db.query(sql, params)
     df["rate"] = (df["attended"].clip(upper=df["expected"]) / df["expected"].where(df["expected"] > 0)).astype(float)
     df["late_rate"] = (df["late"] / df["attended"].where(df["attended"] > 0)).astype(float)
     return df
@@ -225,22 +241,21 @@ def departments(db: Database, f: Filters) -> pd.DataFrame:
 def people_summary(db: Database, f: Filters) -> pd.DataFrame:
     """student_id, name, department, expected, present, late, absent, rate — one row per member (drill-down)."""
     params: list[Any] = []
-    sql = _with(db, f, params, attendance=False) + """,
+    sql = _with(db, f, params) + """,
         per_class AS (SELECT class_id, count(*) AS sessions FROM fs GROUP BY class_id),
         exp AS (SELECT m.student_id, sum(pc.sessions) AS expected
                 FROM per_class pc JOIN class_members m USING (class_id) GROUP BY m.student_id),
-        att AS (SELECT a.student_id, count(*) FILTER (WHERE a.status = 'present') AS present,
-                       count(*) FILTER (WHERE a.status = 'late') AS late
-                FROM attendance a JOIN fs USING (session_id) GROUP BY a.student_id)
+        att AS (SELECT a.student_id, count(*) FILTER (WHERE a.attended AND NOT a.late) AS present,
+                       count(*) FILTER (WHERE a.late) AS late
+                FROM attendance a WHERE """ + _att_filter(db, f, params, departments=False) + """
+                GROUP BY a.student_id)
         SELECT p.student_id, p.name, p.department, CAST(coalesce(exp.expected, 0) AS BIGINT) AS expected,
                CAST(coalesce(att.present, 0) AS BIGINT) AS present, CAST(coalesce(att.late, 0) AS BIGINT) AS late
         FROM exp FULL JOIN att USING (student_id) JOIN people p USING (student_id)
-        WHERE true {dept}
+        WHERE true""" + _in("p.department", f.departments, params) + """
         ORDER BY p.student_id
     """
-    dept_params: list[Any] = []
-    dept = _in("p.department", f.departments, dept_params)
-    df = db.query(sql.replace("{dept}", dept), params + dept_params)
+    df = db.query(sql, params)
     attended = df["present"] + df["late"]
     df["absent"] = (df["expected"] - attended).clip(lower=0)
     df["rate"] = (attended.clip(upper=df["expected"]) / df["expected"].where(df["expected"] > 0)).astype(float)
@@ -251,7 +266,7 @@ def person_history(db: Database, f: Filters, student_id: str) -> pd.DataFrame:
     """starts_at, class_name, status (present / late / absent / excused …), checked_at, minutes_after_start —
     every started session of the person's classes in the filter, newest first; no record = absent."""
     params: list[Any] = []
-    sql = _with(db, f, params, attendance=False) + """
+    sql = _with(db, f, params) + """
         SELECT fs.starts_at, fs.class_name, fs.session_id, coalesce(a.status, 'absent') AS status, a.checked_at,
                epoch(a.checked_at - fs.starts_at) / 60.0 AS minutes_after_start, a.method, a.score
         FROM fs JOIN class_members m ON m.class_id = fs.class_id AND m.student_id = ?
@@ -263,20 +278,51 @@ def person_history(db: Database, f: Filters, student_id: str) -> pd.DataFrame:
 
 def people_counted(db: Database, f: Filters, grain: str = "day") -> pd.DataFrame:
     """period, unique_people: distinct people who attended (present / late) in each local period."""
-    params: list[Any] = [_grain(grain)]
-    sql = _with(db, f, params, columns="a.student_id, a.status",
-                extra=", CAST(date_trunc(?, s.starts_at) AS DATE) AS period") + """
-        SELECT period, count(DISTINCT student_id) AS unique_people
-        FROM fa WHERE status IN ('present', 'late') GROUP BY 1 ORDER BY 1
+    _grain(grain)
+    lo, hi = _bounds(db, f)
+    offsets = db.query("SELECT DISTINCT CAST(date_part('timezone', starts_at) AS BIGINT) AS o FROM sessions "
+                       "WHERE starts_at >= ? AND starts_at < ?", [lo, hi])["o"].tolist()
+    params: list[Any] = []
+    where = _att_filter(db, f, params) + f" AND {_ATTENDED}"
+    if len(offsets) > 1:  # the range crosses a daylight-saving change: the plain (slower) distinct count
+        sql = ("SELECT CAST(date_trunc(?, a.starts_at) AS DATE) AS period, count(DISTINCT a.student_id) "
+               f"AS unique_people FROM attendance a WHERE {where} GROUP BY 1 ORDER BY 1")
+        return db.query(sql, [grain, *params])
+    # One UTC offset in the range: a row's local day is integer arithmetic on its session start (no time-zone
+    # lookup per row), and its period an index into a small list built here. Exact distinct counts without a
+    # hash table of millions of (period, person) pairs: per person and block of 64 periods, OR a bit per
+    # period; then count the set bits of each period.
+    offset = int(offsets[0]) if offsets else 0
+    days = pd.date_range(f.start, f.end, freq="D")
+    starts = days.to_period({"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q", "year": "Y"}[grain])
+    starts = starts.start_time.normalize()
+    periods = sorted(set(starts))
+    index = {p: i for i, p in enumerate(periods)}
+    day_to_period = [index[p] for p in starts]
+    first_day = (f.start - date(1970, 1, 1)).days
+    sql = f"""
+        WITH r AS (SELECT a.student_id,
+                          list_extract(?::INTEGER[], CAST((epoch_us(a.starts_at) // 1000000 + ?) // 86400 AS INTEGER)
+                                       - ? + 1) AS i
+                   FROM attendance a WHERE {where}),
+        bits AS (SELECT student_id, i // 64 AS w, bit_or(CAST(1 AS UBIGINT) << CAST(i % 64 AS INTEGER)) AS b
+                 FROM r GROUP BY 1, 2),
+        per AS (SELECT w * 64 + k AS i, count(*) AS unique_people FROM bits, range(64) t(k)
+                WHERE (b >> CAST(k AS INTEGER)) & CAST(1 AS UBIGINT) = 1 GROUP BY 1)
+        SELECT CAST(p.period AS DATE) AS period, per.unique_people
+        FROM per JOIN (SELECT unnest(?::TIMESTAMP[]) AS period, generate_subscripts(?::TIMESTAMP[], 1) - 1 AS i) p
+             USING (i)
+        ORDER BY 1
     """
-    return db.query(sql, params)
+    stamps = [p.to_pydatetime() for p in periods]
+    return db.query(sql, [day_to_period, offset, first_day, *params, stamps, stamps])
 
 
 def recognition_scores(db: Database, f: Filters, sample: int | None = SAMPLE_ROWS) -> pd.DataFrame:
-    """score, method: attendance rows with a recognition score (reservoir sample above `sample` rows)."""
+    """score, method: attendance rows with a recognition score (deterministic sample above `sample` rows)."""
     params: list[Any] = []
-    inner = _with(db, f, params, columns="a.score, a.method, a.session_id, a.student_id") + \
-        "SELECT score, method FROM fa WHERE {sample}score IS NOT NULL"
+    inner = ("SELECT a.score, a.method FROM attendance a WHERE " + _att_filter(db, f, params)
+             + " AND a.score IS NOT NULL{sample}")
     return _sampled(db, inner, params, sample)
 
 
@@ -295,7 +341,7 @@ def attendance_rows(db: Database, f: Filters, chunk_rows: int = 50_000, *,
     With include_absent, members without a record appear with status 'absent' (and no check-in)."""
     params: list[Any] = []
     if include_absent:
-        sql = _with(db, f, params, attendance=False) + """
+        sql = _with(db, f, params) + """
             SELECT fs.session_id, fs.class_name, fs.starts_at, p.student_id, p.name, p.department,
                    coalesce(a.status, 'absent') AS status, a.checked_at, a.method, a.score
             FROM fs JOIN class_members m USING (class_id) JOIN people p ON p.student_id = m.student_id
@@ -304,7 +350,7 @@ def attendance_rows(db: Database, f: Filters, chunk_rows: int = 50_000, *,
             ORDER BY fs.starts_at, fs.session_id, p.student_id
         """
     else:
-        sql = _with(db, f, params, attendance=False) + """
+        sql = _with(db, f, params) + """
             SELECT fs.session_id, fs.class_name, fs.starts_at, a.student_id, p.name, p.department,
                    a.status, a.checked_at, a.method, a.score
             FROM attendance a JOIN fs USING (session_id) LEFT JOIN people p ON p.student_id = a.student_id

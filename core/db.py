@@ -220,6 +220,17 @@ MIGRATIONS: list[str] = [
         score     DOUBLE                -- the best (rejected) similarity
     );
     """,
+    # 7: attendance carries its session's class and start (written with the row), so statistics filter and
+    #    group the big table without joining sessions; and its status as flags (a row's status never changes)
+    """
+    ALTER TABLE attendance ADD COLUMN class_id VARCHAR;
+    ALTER TABLE attendance ADD COLUMN starts_at TIMESTAMPTZ;
+    ALTER TABLE attendance ADD COLUMN attended BOOLEAN;   -- status present or late
+    ALTER TABLE attendance ADD COLUMN late BOOLEAN;       -- status late
+    UPDATE attendance a SET class_id = s.class_id, starts_at = s.starts_at
+    FROM sessions s WHERE s.session_id = a.session_id;
+    UPDATE attendance SET attended = status IN ('present', 'late'), late = status = 'late';
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",

@@ -130,6 +130,9 @@ def _session_scheduled(cur: Cursor, e: Event) -> None:
         "VALUES (?, ?, ?, ?, ?, 'scheduled')",
         [p["session_id"], p["class_id"], ts(p["starts_at_ms"]), ts(p["ends_at_ms"]), p.get("late_after_min", 10)],
     )
+    # Attendance rows carry copies of their session's class and start (for fast statistics): keep them true.
+    cur.execute("UPDATE attendance SET class_id = ?, starts_at = ? WHERE session_id = ?",
+                [p["class_id"], ts(p["starts_at_ms"]), p["session_id"]])
 
 
 @handles("session.ended")
@@ -142,10 +145,14 @@ def _session_ended(cur: Cursor, e: Event) -> None:
 def _attendance_recorded(cur: Cursor, e: Event) -> None:
     p = e.payload
     # One record per person per session: the first event wins, a repeat is a no-op.
+    # The session's class and start, and the status as flags, are copied onto the row (statistics filter on
+    # them without a join or string comparisons).
     cur.execute(
-        "INSERT OR IGNORE INTO attendance VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [p["session_id"], p["student_id"], p["status"], ts(p.get("at_ms", e.ts_ms)), p["method"],
-         p.get("score"), e.id],
+        "INSERT OR IGNORE INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
+        "attended, late, class_id, starts_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at "
+        "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ?",
+        [p["session_id"], p["student_id"], p["status"], ts(p.get("at_ms", e.ts_ms)), p["method"], p.get("score"),
+         e.id, p["status"] in ("present", "late"), p["status"] == "late", p["session_id"]],
     )
 
 

@@ -123,9 +123,10 @@ def _u(stream: int) -> str:
 
 
 _ATTENDANCE_SQL = f"""
-INSERT INTO attendance (session_id, student_id, status, checked_at, method, score, event_id)
+INSERT INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, class_id, starts_at,
+                        attended, late)
 WITH base AS (
-    SELECT s.session_id, m.student_id, s.starts_at, s.ends_at, s.late_after_min, t.reliability,
+    SELECT s.session_id, m.student_id, s.class_id, s.starts_at, s.ends_at, s.late_after_min, t.reliability,
            t.punct_mean, t.punct_sd, t.tail_p, t.face_p,
            {_u(1)} AS u_attend, {_u(2)} AS u_z1, {_u(3)} AS u_z2, {_u(4)} AS u_tail, {_u(5)} AS u_method,
            {_u(6)} AS u_score, {_u(7)} AS u_excused,
@@ -150,18 +151,23 @@ WITH base AS (
            CASE WHEN u_method < face_p THEN 'face' WHEN u_method < face_p + 0.10 THEN 'qr'
                 WHEN u_method < face_p + 0.13 THEN 'device' ELSE 'manual' END AS method
     FROM arrivals
+), statused AS (
+    SELECT *, CASE WHEN u_excused < 0.005 THEN 'excused'
+                   WHEN checked_at > starts_at + to_minutes(late_after_min) THEN 'late' ELSE 'present' END AS status
+    FROM timed
+    WHERE checked_at <= ?
 )
 SELECT session_id, student_id,
-       CASE WHEN u_excused < 0.005 THEN 'excused'
-            WHEN checked_at > starts_at + to_minutes(late_after_min) THEN 'late' ELSE 'present' END,
+       status,
        checked_at,
        method,
        CASE WHEN method IN ('face', 'device')
             THEN round(least(0.97, greatest(0.45, 0.70 + 0.07 * sqrt(-2 * ln(u_score)) * cos(2 * pi() * u_z1))), 3)
        END AS score,
-       'synth:' || session_id || ':' || student_id
-FROM timed
-WHERE checked_at <= ?
+       'synth:' || session_id || ':' || student_id,
+       class_id, starts_at,  -- the session's, copied onto the row as the projection does
+       status IN ('present', 'late'), status = 'late'
+FROM statused
 ORDER BY starts_at, session_id, student_id  -- the order live check-ins arrive in (and it keeps joins fast)
 """
 

@@ -28,6 +28,7 @@ log = logging.getLogger("rollcall.receiver")
 DEVICE_ID = r"^[A-Za-z0-9_-]{1,64}$"
 BOOT_ID = r"^[A-Za-z0-9_-]{1,32}$"
 PROBLEM = "application/problem+json"
+_DIGITS = re.compile(r"[0-9]{1,15}")
 
 
 class Problem(Exception):
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def read_body(request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if _DIGITS.fullmatch(declared) and int(declared) > limit:
             raise Problem(413, "body_too_large", f"the body is larger than {limit} bytes")
         body = bytearray()
         async for chunk in request.stream():
@@ -147,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise Problem(401, "unsigned", "X-Device-Id, X-Timestamp and X-Signature headers are required")
         if not re.match(DEVICE_ID, device_id):
             raise Problem(401, "unknown_device", "malformed device id")
-        if not timestamp.isdigit():
+        if not _DIGITS.fullmatch(timestamp):  # ASCII only: str.isdigit() also accepts "²", which int() refuses
             raise Problem(401, "bad_timestamp", "X-Timestamp must be Unix seconds")
         if abs(time.time() - int(timestamp)) > settings.signature_window_seconds:
             raise Problem(401, "stale_timestamp",

@@ -23,6 +23,7 @@ import pytest
 
 from core import analytics as A
 from core import synth
+from core.eventlog import Event
 
 TZ = ZoneInfo("Asia/Bangkok")
 MARCH = A.Filters(date(2025, 3, 1), date(2025, 3, 31))
@@ -60,8 +61,11 @@ def db(app):
                 ("S3", "A4", "present", local(2025, 3, 5, 12, 50), "face", 0.75),
                 ("S4", "A3", "excused", local(2025, 3, 12, 13), "manual", None)]
         for sess, sid, status, at, method, score in rows:
-            cur.execute("INSERT INTO attendance VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [sess, sid, status, at, method, score, f"e:{sess}:{sid}"])
+            cur.execute("INSERT INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
+                        "attended, late, class_id, starts_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, class_id, starts_at "
+                        "FROM sessions WHERE session_id = ?",
+                        [sess, sid, status, at, method, score, f"e:{sess}:{sid}", status in ("present", "late"),
+                         status == "late", sess])
         unknown = [local(2025, 3, 3, 9, 1), local(2025, 3, 3, 9, 30), local(2025, 3, 5, 13),
                    local(2025, 3, 1, 0, 30),    # inside by local day (still Feb 28 in UTC)
                    local(2025, 2, 28, 23, 30)]  # outside
@@ -136,7 +140,7 @@ def test_lateness(db):
     df = A.lateness(db, MARCH)
     assert sorted(df["minutes_after_start"].round(6)) == [-10, -5, -2, 2, 5, 12, 15]
     assert set(df.loc[df["minutes_after_start"] > 10, "status"]) == {"late"}
-    sampled = A.lateness(db, MARCH, sample=3)  # a deterministic subset (a hash of session and person)
+    sampled = A.lateness(db, MARCH, sample=3)  # a deterministic subset (a hash of the check-in instant)
     assert len(sampled) < 7 and sampled.equals(A.lateness(db, MARCH, sample=3))
     assert len(A.lateness(db, MARCH, sample=None)) == 7
 
@@ -187,6 +191,30 @@ def test_people_counted_scores_unknowns(db):
     un = A.unknowns_per_day(db, MARCH)
     assert [(r.day.date(), r.unknowns) for r in un.itertuples()] == [
         (date(2025, 3, 1), 1), (date(2025, 3, 3), 2), (date(2025, 3, 5), 1)]
+
+
+def test_people_counted_other_grains(db):
+    week = A.people_counted(db, MARCH, "week")
+    assert [(r.period.date(), r.unique_people) for r in week.itertuples()] == [
+        (date(2025, 3, 3), 4), (date(2025, 3, 10), 3)]
+    month = A.people_counted(db, MARCH, "month")
+    assert [(r.period.date(), r.unique_people) for r in month.itertuples()] == [(date(2025, 3, 1), 4)]
+    bus = A.people_counted(db, A.Filters(MARCH.start, MARCH.end, departments=("Bus",)), "week")
+    assert [(r.period.date(), r.unique_people) for r in bus.itertuples()] == [
+        (date(2025, 3, 3), 2), (date(2025, 3, 10), 1)]
+
+
+def test_a_folded_check_in_carries_its_session_and_status(app, db):
+    """The projection copies the session's class and start, and the status flags, onto the row."""
+    at_ms = int(local(2025, 3, 12, 13, 20).timestamp() * 1000)
+    app.submit(Event.new("attendance.recorded", {"session_id": "S4", "student_id": "A4", "status": "late",
+                                                 "method": "qr", "at_ms": at_ms}, actor="test"))
+    row = db.query("SELECT * FROM attendance WHERE session_id = 'S4' AND student_id = 'A4'").iloc[0]
+    assert row["class_id"] == "C2" and row["starts_at"] == pd.Timestamp(local(2025, 3, 12, 13))
+    assert bool(row["attended"]) and bool(row["late"])
+    k = A.kpis(db, MARCH)
+    assert (k["attended"], k["late"], k["absent_count"]) == (8, 3, 2)
+    assert A.people_counted(db, MARCH, "day")["unique_people"].tolist() == [2, 2, 3, 1]
 
 
 def test_attendance_rows_stream(db, tmp_path):
@@ -240,6 +268,11 @@ def test_synth_is_consistent(app):
                      "OR a.checked_at < s.starts_at - INTERVAL 15 MINUTE OR a.checked_at > s.ends_at") == 0
     assert db.scalar("SELECT count(*) FROM attendance a JOIN sessions s USING (session_id) WHERE "
                      "a.status = 'late' AND a.checked_at <= s.starts_at + to_minutes(s.late_after_min)") == 0
+    # The copies on each row agree with its session and status.
+    assert db.scalar("SELECT count(*) FROM attendance a JOIN sessions s USING (session_id) WHERE "
+                     "a.class_id IS DISTINCT FROM s.class_id OR a.starts_at IS DISTINCT FROM s.starts_at OR "
+                     "a.attended IS DISTINCT FROM (a.status IN ('present', 'late')) OR "
+                     "a.late IS DISTINCT FROM (a.status = 'late')") == 0
     assert db.scalar("SELECT count(*) FROM sessions WHERE CAST(starts_at AS DATE) > ? "
                      "OR CAST(starts_at AS DATE) <= ?", [today, today - timedelta(days=14)]) == 0
     f = A.Filters(today - timedelta(days=13), today)

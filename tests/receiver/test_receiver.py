@@ -143,3 +143,13 @@ def test_health_and_openapi(live):
     spec = httpx.get(r.url + "/openapi.json").json()
     assert {"/v1/events", "/v1/heartbeat", "/v1/frames/{boot_id}/{seq}/{captured_ms}", "/healthz"} <= set(spec["paths"])
     assert "$defs" not in json.dumps(spec)
+
+
+def test_odd_digits_in_headers_are_refused_cleanly(live):
+    r, secret = live
+    raw = json.dumps({"events": [event(1)]}).encode()
+    # b"\xb2" arrives as "²" (headers are Latin-1): str.isdigit() says yes, int() says no.
+    for stamp in (b"\xb2", "１７".encode(), b"12.5", b"-1", b"9" * 40):
+        resp = httpx.post(r.url + "/v1/events", content=raw, headers={
+            "Content-Type": "application/json", "X-Device-Id": "stage-1", "X-Timestamp": stamp, "X-Signature": "ab"})
+        assert resp.status_code == 401, (stamp, resp.text)
