@@ -146,7 +146,7 @@ def test_health_and_openapi(live):
 
 
 def test_odd_digits_in_headers_are_refused_cleanly(live):
-    r, secret = live
+    r, _ = live
     raw = json.dumps({"events": [event(1)]}).encode()
     # b"\xb2" arrives as "²" (headers are Latin-1): str.isdigit() says yes, int() says no.
     for stamp in (b"\xb2", "１７".encode(), b"12.5", b"-1", b"9" * 40):
