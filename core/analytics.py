@@ -410,30 +410,27 @@ def graduates_per_minute(db: Database, ceremony_id: str) -> pd.DataFrame:
     )
 
 
-def time_on_stage(db: Database, ceremony_id: str) -> pd.DataFrame:
-    """student_id, name, seconds between stepping on stage and receiving (entries with both times)."""
+def _between(db: Database, ceremony_id: str, start: str, end: str) -> pd.DataFrame:
+    # `start` and `end` are fixed column names from the two callers below, never user input.
     return db.query(
-        """
-        SELECT e.student_id, p.name, epoch(e.received_at - e.on_stage_at) AS seconds
+        f"""
+        SELECT e.student_id, p.name, epoch(e.{end} - e.{start}) AS seconds
         FROM ceremony_entries e LEFT JOIN people p USING (student_id)
-        WHERE e.ceremony_id = ? AND e.on_stage_at IS NOT NULL AND e.received_at IS NOT NULL
+        WHERE e.ceremony_id = ? AND e.{start} IS NOT NULL AND e.{end} IS NOT NULL
         ORDER BY e.order_no
         """,
         [ceremony_id],
     )
+
+
+def time_on_stage(db: Database, ceremony_id: str) -> pd.DataFrame:
+    """student_id, name, seconds between stepping on stage and receiving (entries with both times)."""
+    return _between(db, ceremony_id, "on_stage_at", "received_at")
 
 
 def call_to_stage(db: Database, ceremony_id: str) -> pd.DataFrame:
     """student_id, name, seconds between the call and stepping on stage (entries with both times)."""
-    return db.query(
-        """
-        SELECT e.student_id, p.name, epoch(e.on_stage_at - e.called_at) AS seconds
-        FROM ceremony_entries e LEFT JOIN people p USING (student_id)
-        WHERE e.ceremony_id = ? AND e.called_at IS NOT NULL AND e.on_stage_at IS NOT NULL
-        ORDER BY e.order_no
-        """,
-        [ceremony_id],
-    )
+    return _between(db, ceremony_id, "called_at", "on_stage_at")
 
 
 def no_show_by_department(db: Database, ceremony_id: str) -> pd.DataFrame:
