@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -57,7 +58,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  "--port", str(settings.receiver_port), "--log-level", "warning"], cwd=PROJECT_ROOT)
     app_proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "streamlit_app.py"),
                                  "--server.address", settings.app_host, "--server.port", str(settings.app_port),
-                                 "--browser.gatherUsageStats", "false"], cwd=PROJECT_ROOT)
+                                 "--browser.gatherUsageStats", "false",
+                                 # On a desktop, Streamlit opens the browser by itself.
+                                 "--server.headless", "false" if os.environ.get("DISPLAY") else "true"],
+                                cwd=PROJECT_ROOT)
     print(f"Rollcall app:      {app_url}\nDevice receiver:   {receiver_url}  (API docs {receiver_url}/docs)\n"
           "Ctrl-C stops both.", flush=True)
     try:
