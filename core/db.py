@@ -243,12 +243,12 @@ READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "session
 class Database:
     """One DuckDB connection per process; each thread works through its own cursor."""
 
-    def __init__(self, path: Path | str, *, read_only: bool = False, timezone: str = "UTC"):
+    def __init__(self, path: Path | str, *, timezone: str = "UTC"):
         self.path = Path(path)
         self.timezone = timezone
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = duckdb.connect(str(self.path), read_only=read_only)
+            self._conn = duckdb.connect(str(self.path))
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise DatabaseLockedError(
@@ -257,21 +257,13 @@ class Database:
                 ) from exc
             raise
         self._write_lock = threading.RLock()
-        self.read_only = read_only
-        if not read_only:
-            self.migrate()
+        self.migrate()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cur = self._conn.cursor()
         # Instants are stored as UTC; results come back in the configured local time zone.
         cur.execute("SET TimeZone = ?", [self.timezone])
         return cur
-
-    def schema_version(self) -> int:
-        cur = self.cursor()
-        cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = cur.execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
 
     def migrate(self) -> int:
         with self.write() as cur:

@@ -14,12 +14,11 @@ class Rollcall:
     """Every change goes through `submit`: appended to the log first, then folded into DuckDB, so
     the caller reads its own write at once and a rebuild from the log gives the same state."""
 
-    def __init__(self, settings: Settings | None = None, *, read_only: bool = False):
+    def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
         self.log: EventLog = open_event_log(self.settings)
-        self.db = Database(self.settings.duckdb_path, read_only=read_only,
-                           timezone=self.settings.timezone)
+        self.db = Database(self.settings.duckdb_path, timezone=self.settings.timezone)
         self.ingestor = Ingestor(self.log, self.db)
         self._keys = None
         self._faces = None
@@ -49,8 +48,7 @@ class Rollcall:
 
     def submit(self, *events: Event) -> AppendResult:
         result = self.log.append(list(events))
-        if not self.db.read_only:
-            self.ingestor.pump()
+        self.ingestor.pump()
         return result
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import urllib.request
@@ -51,6 +50,3 @@ class FirestoreEmulator:
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
-
-def export_env(emulator: FirestoreEmulator) -> None:
-    os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host

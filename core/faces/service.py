@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import uuid
 from collections.abc import Callable
@@ -229,6 +228,3 @@ class FaceService:
             "token": self._encrypt_vector(student_id, embedding), "reason": reason}, actor=actor))
         self.refresh()
 
-
-def quality_json(value: str | None) -> dict:
-    return json.loads(value) if value else {}
