@@ -198,15 +198,13 @@ def qr_text(app: Rollcall, ceremony_id: str, student_id: str) -> str:
 
 def cards(app: Rollcall, ceremony_id: str) -> bytes:
     """The printable PDF of every graduate's card, in calling order."""
+    from core.qr import qr_payload
     from core.reports import Card, cards_pdf
 
-    board_df = board(app, ceremony_id).sort_values("order_no")
     secret = qr_secret(app)
-    from core.qr import qr_payload
-
     made = [Card(order_no=int(r.order_no), student_id=r.student_id, name=r.name or r.student_id, name_en=r.name_en,
                  department=r.department, qr_text=qr_payload(secret, ceremony_id, r.student_id))
-            for r in board_df.itertuples(index=False)]
+            for r in board(app, ceremony_id).sort_values("order_no").itertuples(index=False)]
     return cards_pdf(info(app, ceremony_id)["name"], made)
 
 

@@ -31,6 +31,17 @@ def opened() -> Iterator[Rollcall]:
         app.close()
 
 
+class CliError(Exception):
+    """A refusal to print as one line on stderr, with exit status 1."""
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _fail(message: str, code: int = 1) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
@@ -83,10 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_import_roster(args: argparse.Namespace) -> int:
     settings = get_settings()
     path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return _fail(f"cannot read {path}: {exc.strerror}")
+    data = _read(path)
     try:
         preview = parse_roster(data, path.name, max_bytes=settings.max_roster_bytes,
                                max_rows=settings.max_roster_rows)
@@ -144,10 +152,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
     from core.faces.images import ImageError
 
     path = Path(args.photo)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return _fail(f"cannot read {path}: {exc.strerror}")
+    data = _read(path)
     try:
         with opened() as app:
             faces = app.faces.identify(data, path.name)
@@ -311,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except DatabaseLockedError as exc:
+    except (DatabaseLockedError, CliError) as exc:
         return _fail(str(exc))
 
 

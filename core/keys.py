@@ -7,6 +7,7 @@ erasing a person deletes their key, after which every copy of their data anywher
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -21,11 +22,14 @@ class KeyErasedError(LookupError):
 
 def load_master_key(configured: str | None, data_dir: Path) -> bytes:
     """The master key from secrets / env, else one generated once into the data folder (mode 0600)."""
-    if configured:
-        return configured.encode()
-    path = data_dir / "master.key"
+    return configured.encode() if configured else _key_file(data_dir / "master.key")
+
+
+@functools.lru_cache(maxsize=16)
+def _key_file(path: Path) -> bytes:
+    # Cached: board links and card QR codes are signed with keys derived from it on every live refresh.
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(Fernet.generate_key())

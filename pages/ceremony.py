@@ -157,11 +157,10 @@ with st.expander("Line-up check: scan a graduate's card"):
             st.rerun()
 
 with st.expander("Change a status by hand"):
-    board_all = ceremonies.board(app, ceremony_id)
+    board_all = ceremonies.board(app, ceremony_id).set_index("student_id")
     with st.form("override"):
-        who = st.selectbox("Graduate", list(board_all["student_id"]),
-                           format_func=lambda s: f"#{int(board_all.set_index('student_id').loc[s, 'order_no'])} "
-                                                 f"{board_all.set_index('student_id').loc[s, 'name']}")
+        who = st.selectbox("Graduate", list(board_all.index),
+                           format_func=lambda s: f"#{int(board_all.loc[s, 'order_no'])} {board_all.loc[s, 'name']}")
         status = st.selectbox("New status", STATUSES, format_func=LABELS.get)
         reason = st.text_input("Reason (required, kept in the audit trail)")
         if st.form_submit_button("Change status"):
