@@ -72,6 +72,29 @@ def open_session_for(app: Rollcall, student_id: str, at: datetime) -> dict | Non
     return None if df.empty else df.iloc[0].to_dict()
 
 
+def session_gate(session: dict, at: datetime, *, must_be_started: bool = False) -> tuple[str | None, str]:
+    """("present" | "late", "") when a sighting at `at` counts for the session, else (None, why not).
+
+    Attendance is taken only inside the session's time window and before it is ended; arrivals after
+    the late threshold are late. The check-in page also needs the session started by staff.
+    """
+    def instant(value) -> datetime:
+        return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+
+    ended_at = session.get("ended_at")
+    if session.get("status") == "ended" or (ended_at is not None and not pd.isna(ended_at) and at >= instant(ended_at)):
+        return None, "attendance has ended"
+    if must_be_started and session.get("status") != "active":
+        return None, "the session has not been started"
+    starts_at, ends_at = instant(session["starts_at"]), instant(session["ends_at"])
+    if at < starts_at:
+        return None, f"the session opens at {starts_at:%H:%M}"
+    if at > ends_at:
+        return None, f"the session closed at {ends_at:%H:%M}"
+    late_from = starts_at + timedelta(minutes=int(session["late_after_min"]))
+    return ("late" if at > late_from else "present"), ""
+
+
 def checkin_event(app: Rollcall, student_id: str, at_ms: int, method: str, actor: str, *, source: str = "app",
                   score: float | None = None, evidence: dict | None = None) -> Event | None:
     """The attendance event for a sighting, or None outside every session window.
@@ -83,9 +106,16 @@ def checkin_event(app: Rollcall, student_id: str, at_ms: int, method: str, actor
     session = open_session_for(app, student_id, at)
     if session is None:
         return None
-    late_from = session["starts_at"].to_pydatetime() + timedelta(minutes=int(session["late_after_min"]))
-    status = "late" if at > late_from else "present"
-    return Event(id=f"attendance:{session['session_id']}:{student_id}", kind="attendance.recorded", ts_ms=at_ms,
-                 actor=actor, source=source, payload={"session_id": session["session_id"], "student_id": student_id,
+    status, _ = session_gate(session, at)
+    if status is None:
+        return None
+    return attendance_event(session["session_id"], student_id, status, at_ms, method, actor, source=source,
+                            score=score, evidence=evidence)
+
+
+def attendance_event(session_id: str, student_id: str, status: str, at_ms: int, method: str, actor: str, *,
+                     source: str = "app", score: float | None = None, evidence: dict | None = None) -> Event:
+    return Event(id=f"attendance:{session_id}:{student_id}", kind="attendance.recorded", ts_ms=at_ms,
+                 actor=actor, source=source, payload={"session_id": session_id, "student_id": student_id,
                                        "status": status, "method": method, "at_ms": at_ms, "score": score,
                                        **({"evidence": evidence} if evidence else {})})

@@ -231,13 +231,44 @@ MIGRATIONS: list[str] = [
     FROM sessions s WHERE s.session_id = a.session_id;
     UPDATE attendance SET attended = status IN ('present', 'late'), late = status = 'late';
     """,
+    # 8: live check-in — a session's setup (liveness challenge, once per day, QR needs a face), when it was
+    #    started; each record's evidence (runner-up gap, liveness, model and threshold), corrections with their
+    #    reason; the encrypted face crop of each check-in; alerts sent for unknown faces
+    """
+    ALTER TABLE sessions ADD COLUMN liveness VARCHAR DEFAULT 'off';       -- off | head_turn
+    ALTER TABLE sessions ADD COLUMN once_per_day BOOLEAN DEFAULT false;
+    ALTER TABLE sessions ADD COLUMN qr_needs_face BOOLEAN DEFAULT false;
+    ALTER TABLE sessions ADD COLUMN started_at TIMESTAMPTZ;
+    ALTER TABLE sessions ADD COLUMN started_by VARCHAR;
+    ALTER TABLE attendance ADD COLUMN runner_up_gap DOUBLE;
+    ALTER TABLE attendance ADD COLUMN liveness VARCHAR;
+    ALTER TABLE attendance ADD COLUMN model VARCHAR;
+    ALTER TABLE attendance ADD COLUMN threshold DOUBLE;
+    ALTER TABLE attendance ADD COLUMN corrected_by VARCHAR;
+    ALTER TABLE attendance ADD COLUMN correction_reason VARCHAR;
+    CREATE TABLE evidence_crops (
+        event_id    VARCHAR PRIMARY KEY,  -- the attendance event
+        session_id  VARCHAR NOT NULL,
+        student_id  VARCHAR NOT NULL,
+        at_time     TIMESTAMPTZ NOT NULL,
+        crop_token  VARCHAR NOT NULL      -- JPEG, Fernet-encrypted with the person's key
+    );
+    CREATE TABLE alerts (
+        alert_id  VARCHAR PRIMARY KEY,
+        at_time   TIMESTAMPTZ NOT NULL,
+        kind      VARCHAR NOT NULL,       -- unknown_face
+        source    VARCHAR,
+        status    VARCHAR NOT NULL,       -- sent | failed | rate_limited
+        detail    VARCHAR
+    );
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",
                      "ceremonies", "ceremony_entries", "users", "audit", "ingest_errors", "ingest_state",
                      "consents", "face_templates", "face_negatives", "face_state",
                      "device_status", "device_events", "ceremony_flags", "lineup_checks",
-                     "unknown_faces"]
+                     "unknown_faces", "evidence_crops", "alerts"]
 
 
 class Database:

@@ -125,34 +125,76 @@ def _schedule_upserted(cur: Cursor, e: Event) -> None:
 @handles("session.scheduled")
 def _session_scheduled(cur: Cursor, e: Event) -> None:
     p = e.payload
+    # A reschedule changes the times and setup, never whether the session was started or ended.
     cur.execute(
-        "INSERT OR REPLACE INTO sessions (session_id, class_id, starts_at, ends_at, late_after_min, status) "
-        "VALUES (?, ?, ?, ?, ?, 'scheduled')",
-        [p["session_id"], p["class_id"], ts(p["starts_at_ms"]), ts(p["ends_at_ms"]), p.get("late_after_min", 10)],
+        "INSERT INTO sessions (session_id, class_id, starts_at, ends_at, late_after_min, liveness, once_per_day, "
+        "qr_needs_face) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET "
+        "class_id = excluded.class_id, starts_at = excluded.starts_at, ends_at = excluded.ends_at, "
+        "late_after_min = excluded.late_after_min, liveness = excluded.liveness, "
+        "once_per_day = excluded.once_per_day, qr_needs_face = excluded.qr_needs_face",
+        [p["session_id"], p["class_id"], ts(p["starts_at_ms"]), ts(p["ends_at_ms"]), p.get("late_after_min", 10),
+         p.get("liveness", "off"), bool(p.get("once_per_day", False)), bool(p.get("qr_needs_face", False))],
     )
     # Attendance rows carry copies of their session's class and start (for fast statistics): keep them true.
     cur.execute("UPDATE attendance SET class_id = ?, starts_at = ? WHERE session_id = ?",
                 [p["class_id"], ts(p["starts_at_ms"]), p["session_id"]])
 
 
+@handles("session.started")
+def _session_started(cur: Cursor, e: Event) -> None:
+    p = e.payload
+    # Starting sets up the session (the "setup page"); starting it again only changes the setup.
+    cur.execute(
+        "UPDATE sessions SET status = 'active', started_at = coalesce(started_at, ?), started_by = coalesce("
+        "started_by, ?), liveness = ?, once_per_day = ?, qr_needs_face = ?, late_after_min = ? "
+        "WHERE session_id = ? AND status <> 'ended'",
+        [ts(e.ts_ms), e.actor, p.get("liveness", "off"), bool(p.get("once_per_day", False)),
+         bool(p.get("qr_needs_face", False)), int(p["late_after_min"]), p["session_id"]],
+    )
+
+
 @handles("session.ended")
 def _session_ended(cur: Cursor, e: Event) -> None:
-    cur.execute("UPDATE sessions SET status = 'ended', ended_at = ? WHERE session_id = ?",
+    cur.execute("UPDATE sessions SET status = 'ended', ended_at = ? WHERE session_id = ? AND status <> 'ended'",
                 [ts(e.ts_ms), e.payload["session_id"]])
 
 
 @handles("attendance.recorded")
 def _attendance_recorded(cur: Cursor, e: Event) -> None:
     p = e.payload
+    evidence = p.get("evidence") or {}
     # One record per person per session: the first event wins, a repeat is a no-op.
     # The session's class and start, and the status as flags, are copied onto the row (statistics filter on
     # them without a join or string comparisons).
     cur.execute(
         "INSERT OR IGNORE INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
-        "attended, late, class_id, starts_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at "
+        "attended, late, class_id, starts_at, runner_up_gap, liveness, model, threshold) "
+        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at, ?, ?, ?, ? "
         "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ?",
         [p["session_id"], p["student_id"], p["status"], ts(p.get("at_ms", e.ts_ms)), p["method"], p.get("score"),
-         e.id, p["status"] in ("present", "late"), p["status"] == "late", p["session_id"]],
+         e.id, p["status"] in ("present", "late"), p["status"] == "late", evidence.get("runner_up_gap"),
+         evidence.get("liveness"), evidence.get("model"), evidence.get("threshold"), p["session_id"]],
+    )
+    if evidence.get("crop_token"):
+        cur.execute("INSERT OR IGNORE INTO evidence_crops VALUES (?, ?, ?, ?, ?)",
+                    [e.id, p["session_id"], p["student_id"], ts(p.get("at_ms", e.ts_ms)), evidence["crop_token"]])
+
+
+@handles("attendance.corrected")
+def _attendance_corrected(cur: Cursor, e: Event) -> None:
+    p = e.payload
+    status = p["status"]
+    # A correction can also create the record (a person marked present by hand) or set it to absent / excused.
+    cur.execute(
+        "INSERT INTO attendance (session_id, student_id, status, checked_at, method, event_id, attended, late, "
+        "class_id, starts_at, corrected_by, correction_reason) "
+        "SELECT ?, ?, ?, ?, 'manual', ?, ?, ?, s.class_id, s.starts_at, ?, ? "
+        "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ? "
+        "ON CONFLICT (session_id, student_id) DO UPDATE SET status = excluded.status, "
+        "attended = excluded.attended, late = excluded.late, corrected_by = excluded.corrected_by, "
+        "correction_reason = excluded.correction_reason",
+        [p["session_id"], p["student_id"], status, ts(e.ts_ms), e.id, status in ("present", "late"),
+         status == "late", e.actor, p["reason"], p["session_id"]],
     )
 
 
@@ -326,6 +368,13 @@ def _unknown_seen(cur: Cursor, e: Event) -> None:
     p = e.payload
     cur.execute("INSERT OR IGNORE INTO unknown_faces VALUES (?, ?, ?, ?)",
                 [e.id, ts(e.ts_ms), p.get("device_id") or p.get("source"), p.get("score")])
+
+
+@handles("alert.sent")
+def _alert_sent(cur: Cursor, e: Event) -> None:
+    p = e.payload
+    cur.execute("INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?)",
+                [e.id, ts(e.ts_ms), p["kind"], p.get("source"), p["status"], p.get("detail")])
 
 
 @handles("frame.processed")
