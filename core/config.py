@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     # Encryption of biometric data: a master key from secrets, else generated into the data folder.
     master_key: str | None = None
 
+    # Unknown-face alerts to a Telegram chat (core/alerts.py); off unless both the bot token and the chat id
+    # are set. The face image leaves this machine for Telegram's servers.
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    alert_max_per_minute: int = Field(6, ge=1)
+    alert_timeout_seconds: float = Field(5.0, gt=0)
+
     @property
     def data_path(self) -> Path:
         path = self.data_dir if self.data_dir.is_absolute() else PROJECT_ROOT / self.data_dir
@@ -106,6 +114,11 @@ class Settings(BaseSettings):
     @property
     def weights_cache_path(self) -> Path:
         return self.weights_cache if self.weights_cache.is_absolute() else PROJECT_ROOT / self.weights_cache
+
+    @property
+    def alerts_enabled(self) -> bool:
+        token = self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else ""
+        return bool(token.strip() and (self.telegram_chat_id or "").strip())
 
     @property
     def tz(self) -> ZoneInfo:
