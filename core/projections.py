@@ -163,6 +163,8 @@ def _session_ended(cur: Cursor, e: Event) -> None:
 def _attendance_recorded(cur: Cursor, e: Event) -> None:
     p = e.payload
     evidence = p.get("evidence") or {}
+    at = ts(p.get("at_ms", e.ts_ms))
+    # After End attendance nothing more is recorded, whichever camera or device reports late.
     # One record per person per session: the first event wins, a repeat is a no-op.
     # The session's class and start, and the status as flags, are copied onto the row (statistics filter on
     # them without a join or string comparisons).
@@ -170,14 +172,14 @@ def _attendance_recorded(cur: Cursor, e: Event) -> None:
         "INSERT OR IGNORE INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
         "attended, late, class_id, starts_at, runner_up_gap, liveness, model, threshold) "
         "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at, ?, ?, ?, ? "
-        "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ?",
-        [p["session_id"], p["student_id"], p["status"], ts(p.get("at_ms", e.ts_ms)), p["method"], p.get("score"),
+        "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ? WHERE s.ended_at IS NULL OR ? < s.ended_at",
+        [p["session_id"], p["student_id"], p["status"], at, p["method"], p.get("score"),
          e.id, p["status"] in ("present", "late"), p["status"] == "late", evidence.get("runner_up_gap"),
-         evidence.get("liveness"), evidence.get("model"), evidence.get("threshold"), p["session_id"]],
+         evidence.get("liveness"), evidence.get("model"), evidence.get("threshold"), p["session_id"], at],
     )
-    if evidence.get("crop_token"):
+    if evidence.get("crop_token") and cur.execute("SELECT 1 FROM attendance WHERE event_id = ?", [e.id]).fetchone():
         cur.execute("INSERT OR IGNORE INTO evidence_crops VALUES (?, ?, ?, ?, ?)",
-                    [e.id, p["session_id"], p["student_id"], ts(p.get("at_ms", e.ts_ms)), evidence["crop_token"]])
+                    [e.id, p["session_id"], p["student_id"], at, evidence["crop_token"]])
 
 
 @handles("attendance.corrected")

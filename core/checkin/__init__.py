@@ -1,0 +1,1 @@
+"""Live check-in from a webcam: tracking, voting, liveness, and the frame processor that ties them together."""

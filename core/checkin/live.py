@@ -1,0 +1,317 @@
+"""The check-in page's frame processor: every frame in, an annotated frame out, attendance as events.
+
+`process` runs on streamlit-webrtc's worker thread (no Streamlit calls there). It detects faces on
+every frame, follows them with the tracker, recognises a track only until k of n recognitions agree
+(and re-checks it every few seconds), applies the session's rules (time window, late threshold,
+liveness, once per day, class membership) and records one attendance per person per session.
+Appending to the event log happens on a separate thread, so a slow store never stalls the video.
+The page's script thread reads `snapshot()` and calls `use_session` / `refresh`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import cv2
+import numpy as np
+
+from core.attendance import attendance_event, session_gate
+from core.checkin import overlay
+from core.checkin.liveness import HEAD_TURN, HeadTurnChallenge, LivenessRules, passive_ok
+from core.checkin.tracking import UNKNOWN, Track, Tracker
+from core.eventlog import Event
+from core.faces.quality import estimate_yaw
+from core.services import Rollcall
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Health:
+    fps: float = 0.0  # frames processed per second (last two seconds)
+    inference_ms: float = 0.0  # detection + recognition per frame, smoothed
+    frames: int = 0
+    faces_now: int = 0
+    peak: int = 0
+    known_seen: set[str] = field(default_factory=set)
+    unknown_tracks: int = 0
+    recorded: int = 0
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One line of the 'latest' list the page shows while the camera runs."""
+    at_ms: int
+    student_id: str | None
+    name: str
+    outcome: str  # present | late | already recorded | refused: <why> | unknown
+    score: float | None
+
+
+class LiveCheckin:
+    def __init__(self, app: Rollcall, operator: str, *, alerts=None, k: int = 3, n: int = 5,
+                 reverify_ms: int = 3000, qr_every: int = 6, rules: LivenessRules | None = None):
+        self.app = app
+        self.operator = operator
+        self.alerts = alerts
+        self.reverify_ms = reverify_ms
+        self.qr_every = qr_every
+        self.rules = rules or LivenessRules(min_sharpness=app.settings.min_sharpness)
+        self.tracker = Tracker(k=k, n=n)
+        self.health = Health()
+        self.seen: deque[Seen] = deque(maxlen=20)
+        self.session: dict | None = None
+        self.session_id: str | None = None
+        self._members: set[str] = set()
+        self._names: dict[str, str] = {}
+        self._recorded: set[str] = set()  # people with a record in this session (from any source)
+        self._instance = uuid.uuid4().hex[:8]  # track ids restart with the processor: keep event ids unique
+        self._frame_times: deque[float] = deque(maxlen=60)
+        self._lock = threading.Lock()
+        self._outbox: queue.Queue[Event | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_events, name="rollcall-checkin-writer", daemon=True)
+        self._writer.start()
+
+    # --- the script thread ---------------------------------------------------------------------
+
+    def use_session(self, session_id: str | None) -> None:
+        """Check in for this session from now on (None: recognise only, record nothing)."""
+        with self._lock:
+            if session_id != self.session_id:
+                self.session_id = session_id
+                self.tracker = Tracker(k=self.tracker.k, n=self.tracker.n)
+                self.health = Health()
+                self.seen.clear()
+            self._load_session()
+
+    def refresh(self) -> None:
+        """Pick up what changed elsewhere: the session ended or was set up, records, enrollments."""
+        with self._lock:
+            self._load_session()
+        self.app.faces.refresh()
+
+    def _load_session(self) -> None:
+        if self.session_id is None:
+            self.session, self._members, self._recorded = None, set(), set()
+            return
+        rows = self.app.db.query("SELECT s.*, c.name AS class_name FROM sessions s JOIN classes c USING (class_id) "
+                                 "WHERE session_id = ?", [self.session_id])
+        self.session = None if rows.empty else rows.iloc[0].to_dict()
+        members = self.app.db.query(
+            "SELECT m.student_id, coalesce(p.name, m.student_id) AS name FROM class_members m "
+            "LEFT JOIN people p USING (student_id) WHERE m.class_id = ?",
+            [self.session["class_id"] if self.session else ""])
+        self._members = set(members["student_id"])
+        self._names.update(zip(members["student_id"], members["name"], strict=True))
+        recorded = self.app.db.query("SELECT student_id FROM attendance WHERE session_id = ?", [self.session_id])
+        self._recorded = set(recorded["student_id"])
+
+    def snapshot(self) -> tuple[Health, list[Seen], dict | None]:
+        with self._lock:
+            h = self.health
+            copy = Health(h.fps, h.inference_ms, h.frames, h.faces_now, h.peak, set(h.known_seen),
+                          h.unknown_tracks, h.recorded)
+            return copy, list(self.seen), dict(self.session) if self.session else None
+
+    def close(self) -> None:
+        self._outbox.put(None)
+        self._writer.join(timeout=5)
+
+    # --- the video thread ----------------------------------------------------------------------
+
+    def process(self, image: np.ndarray, now_ms: int | None = None) -> np.ndarray:
+        """Look at one BGR frame; returns it with boxes, names, scores, liveness and the session status."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        started = time.perf_counter()
+        faces = self.app.faces.engine.detect(image)
+        with self._lock:
+            tracks = self.tracker.update([f.box for f in faces], now_ms)
+            for face, track in zip(faces, tracks, strict=True):
+                self._look_at(image, face, track, now_ms)
+            if self.qr_every and self.health.frames % self.qr_every == 0:
+                self._read_cards(image, tracks, now_ms)
+            self._count(faces, started)
+            labels = [(track.box, *self._label(track)) for track in tracks]
+            banner = self._banner(now_ms)
+        for box, lines, colour in labels:
+            overlay.draw_face(image, box, lines, colour)
+        overlay.draw_banner(image, *banner)
+        return image
+
+    def _look_at(self, image: np.ndarray, face, track: Track, now_ms: int) -> None:
+        state = track.state
+        if self._wants_liveness():
+            challenge = state.setdefault("challenge", HeadTurnChallenge(self.rules))
+            challenge.observe(estimate_yaw(face.landmarks), now_ms)
+        due = track.identity is None or now_ms - (track.last_recognised_ms or 0) >= self.reverify_ms
+        if due:
+            self.app.faces.engine.embed([face])
+            match = self.app.faces.gallery.match(face.embedding)
+            track.votes.add(match.student_id)
+            track.score, track.runner_up_gap = match.score, match.runner_up_gap
+            track.last_recognised_ms, track.recognitions = now_ms, track.recognitions + 1
+            state["model"], state["threshold"] = match.model, match.threshold
+            decided = track.votes.decision()
+            if decided is not None and decided != track.identity:
+                if track.identity is not None:  # the tracker swapped people, or a re-check disagrees
+                    state.pop("outcome", None)
+                track.identity = decided
+        if track.identity is None:
+            return
+        if track.identity == UNKNOWN:
+            if not state.get("reported"):
+                state["reported"] = True
+                self._report_unknown(image, track, now_ms)
+            return
+        self.health.known_seen.add(track.identity)
+        if state.get("outcome") not in ("present", "late"):  # rules can change: the session starts, the head turns
+            sharpness = float(cv2.Laplacian(cv2.cvtColor(face.aligned, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var())
+            state["outcome"] = self._try_record(track, face, sharpness, now_ms)
+
+    def _wants_liveness(self) -> bool:
+        return bool(self.session) and self.session.get("liveness") == HEAD_TURN
+
+    def _try_record(self, track: Track, face, sharpness: float, now_ms: int) -> str:
+        """Record the track's person if every rule allows it; returns what to show on the video."""
+        student_id = track.identity
+        outcome = self._admit(student_id, now_ms)
+        if outcome not in ("present", "late"):
+            return outcome
+        liveness = "off"
+        if self._wants_liveness():
+            challenge: HeadTurnChallenge = track.state["challenge"]
+            if not challenge.passed:
+                return f"waiting: {challenge.prompt()}"
+            if not passive_ok(sharpness, self.rules):
+                return "waiting: hold still, the image is blurred"
+            liveness = "head turn passed"
+        ok, crop = cv2.imencode(".jpg", face.aligned, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        evidence = {"runner_up_gap": track.runner_up_gap, "liveness": liveness, "model": track.state.get("model"),
+                    "threshold": track.state.get("threshold"), "track": f"{self._instance}:{track.track_id}",
+                    "recognitions": track.recognitions}
+        if ok:
+            evidence["crop_token"] = self.app.keys.encrypt(student_id, crop.tobytes())
+        self._record(student_id, outcome, "face", now_ms, track.score, evidence)
+        return outcome
+
+    def _admit(self, student_id: str, now_ms: int) -> str:
+        """present / late, or why this sighting does not count."""
+        if self.session is None:
+            return "no session chosen"
+        if student_id in self._recorded:
+            return "already recorded"
+        if student_id not in self._members:
+            return "not in this class"
+        at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        status, why = session_gate(self.session, at, must_be_started=True)
+        if status is None:
+            return why
+        if self.session.get("once_per_day") and self._attended_today(student_id, at):
+            return "already attended today"
+        return status
+
+    def _attended_today(self, student_id: str, at: datetime) -> bool:
+        local = at.astimezone(self.app.settings.tz)
+        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return bool(self.app.db.scalar(
+            "SELECT count(*) FROM attendance WHERE student_id = ? AND attended AND session_id <> ? "
+            "AND checked_at >= ? AND checked_at < ?",
+            [student_id, self.session_id, day_start, day_start + timedelta(days=1)]))
+
+    def _record(self, student_id: str, status: str, method: str, now_ms: int, score: float | None,
+                evidence: dict) -> None:
+        self._recorded.add(student_id)
+        self.health.recorded += 1
+        self.seen.appendleft(Seen(now_ms, student_id, self._names.get(student_id, student_id), status, score))
+        self._outbox.put(attendance_event(self.session_id, student_id, status, now_ms, method, self.operator,
+                                          score=score, evidence=evidence))
+
+    def _report_unknown(self, image: np.ndarray, track: Track, now_ms: int) -> None:
+        self.health.unknown_tracks += 1
+        self.seen.appendleft(Seen(now_ms, None, "unknown", "unknown", track.score))
+        key = f"webcam:{self._instance}:{track.track_id}"
+        self._outbox.put(Event(id=f"unknown:{key}", kind="face.unknown_seen", ts_ms=now_ms, actor=self.operator,
+                               source="worker", payload={"source": "webcam", "score": track.score,
+                                                          "session_id": self.session_id}))
+        if self.alerts is not None:
+            x, y, w, h = track.box
+            pad = max(w, h) // 3
+            crop = image[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad]
+            ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])
+            if ok:
+                where = self.session["class_name"] if self.session else "the check-in camera"
+                self.alerts.offer(key, jpeg.tobytes(), f"Unknown face at {where}", "webcam")
+
+    def _read_cards(self, image: np.ndarray, tracks: list[Track], now_ms: int) -> None:
+        """QR fallback: a genuine card shown to the camera checks its holder in (with a face, if the session asks)."""
+        from core.ceremonies import qr_secret, read_qr_codes
+        from core.qr import QRError, parse_qr
+
+        for text in read_qr_codes(image):
+            try:
+                _, student_id = parse_qr(qr_secret(self.app), text)
+            except QRError as exc:
+                self.seen.appendleft(Seen(now_ms, None, "QR card", f"refused: {exc}", None))
+                continue
+            outcome = self._admit(student_id, now_ms)
+            if outcome in ("present", "late") and self.session.get("qr_needs_face") \
+                    and student_id not in {t.identity for t in tracks}:
+                outcome = "waiting: show your face with the card"
+            if outcome in ("present", "late"):
+                self._record(student_id, outcome, "qr", now_ms, None, {"liveness": "not checked"})
+            elif not outcome.startswith("waiting") and outcome != "already recorded":
+                self.seen.appendleft(Seen(now_ms, student_id, self._names.get(student_id, student_id),
+                                          f"refused: {outcome}", None))
+
+    def _count(self, faces: list, started: float) -> None:
+        h = self.health
+        h.frames += 1
+        h.faces_now = len(faces)
+        h.peak = max(h.peak, h.faces_now)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        h.inference_ms = elapsed_ms if h.frames == 1 else 0.8 * h.inference_ms + 0.2 * elapsed_ms
+        now = time.monotonic()
+        self._frame_times.append(now)
+        while self._frame_times and now - self._frame_times[0] > 2.0:
+            self._frame_times.popleft()
+        span = self._frame_times[-1] - self._frame_times[0]
+        h.fps = (len(self._frame_times) - 1) / span if span > 0 else 0.0
+
+    def _label(self, track: Track) -> tuple[list[str], tuple[int, int, int]]:
+        score = f"{track.score:.2f}" if track.score is not None else ""
+        if track.identity is None:
+            return [f"… {score}"], overlay.GREY
+        if track.identity == UNKNOWN:
+            return [f"unknown {score}"], overlay.RED
+        name = self._names.get(track.identity) or track.identity
+        outcome = track.state.get("outcome", "")
+        colour = {"present": overlay.GREEN, "late": overlay.YELLOW,
+                  "already recorded": overlay.GREEN}.get(outcome, overlay.BLUE)
+        return [f"{name} {score}", outcome], colour
+
+    def _banner(self, now_ms: int) -> tuple[str, tuple[int, int, int]]:
+        if self.session is None:
+            return "NO SESSION — recognising only", overlay.GREY
+        at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        status, why = session_gate(self.session, at, must_be_started=True)
+        name = self.session.get("class_name", "")
+        if status is None:
+            word = "ENDED" if "ended" in why or "closed" in why else "NOT ACTIVE"
+            return f"{word} · {name} · {why}", overlay.RED
+        return f"ACTIVE · {name}", overlay.GREEN
+
+    # --- the writer thread -----------------------------------------------------------------------
+
+    def _write_events(self) -> None:
+        while (event := self._outbox.get()) is not None:
+            try:
+                self.app.submit(event)
+            except Exception:  # the video keeps going; the failure is in the log for the operator
+                log.exception("could not record %s", event.id)

@@ -1,0 +1,184 @@
+"""The frame processor with real models, photos and store: what the check-in page does with each frame."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from core.alerts import TelegramClient, UnknownFaceAlerts
+from core.ceremonies import qr_text
+from core.checkin.live import LiveCheckin
+from core.qr import qr_png
+from tests.checkin.conftest import BIDEN, OBAMA, OUTSIDER, STRANGER, canvas, event, schedule
+from tests.telegram_fake import TelegramFake
+
+
+def run(live: LiveCheckin, frame: np.ndarray, frames: int, start_ms: int | None = None, step_ms: int = 50):
+    start_ms = int(time.time() * 1000) if start_ms is None else start_ms
+    out = None
+    for n in range(frames):
+        out = live.process(frame.copy(), start_ms + n * step_ms)
+    live.close()  # waits for the writer: every event is in the log and DuckDB
+    return out
+
+
+def attendance(app, session_id: str):
+    return app.db.query("SELECT * FROM attendance WHERE session_id = ? ORDER BY student_id", [session_id])
+
+
+def test_an_enrolled_member_is_checked_in_once_with_evidence(live_app, picture):
+    schedule(live_app, "S1")
+    live = LiveCheckin(live_app, "op")
+    live.use_session("S1")
+    frame = canvas(picture("obama2.jpg"))
+    run(live, frame, 12)
+    rows = attendance(live_app, "S1")
+    assert rows["student_id"].tolist() == [OBAMA]
+    row = rows.iloc[0]
+    assert (row.status, row.method, row.liveness, row.model) == ("present", "face", "off", "SFace")
+    assert row.score >= row.threshold and row.runner_up_gap > 0
+    crop = live_app.db.query("SELECT crop_token FROM evidence_crops WHERE session_id = 'S1'")["crop_token"][0]
+    jpeg = live_app.keys.decrypt(OBAMA, crop)  # the crop is readable only with the person's key
+    assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape[:2] == (112, 112)
+    health, seen, _ = live.snapshot()
+    assert health.recorded == 1 and health.known_seen == {OBAMA} and health.peak == 1
+    assert [(s.student_id, s.outcome) for s in seen] == [(OBAMA, "present")]
+
+
+def test_k_of_n_frames_must_agree_before_a_record(live_app, picture):
+    schedule(live_app, "S1")
+    live = LiveCheckin(live_app, "op", k=3, n=5)
+    live.use_session("S1")
+    run(live, canvas(picture("obama2.jpg")), 2)
+    assert attendance(live_app, "S1").empty
+    live = LiveCheckin(live_app, "op", k=3, n=5)
+    live.use_session("S1")
+    run(live, canvas(picture("obama2.jpg")), 3)
+    assert attendance(live_app, "S1")["student_id"].tolist() == [OBAMA]
+
+
+def test_a_stranger_is_not_checked_in_and_is_alerted_once(live_app, picture):
+    schedule(live_app, "S1")
+    with TelegramFake(token="42:test") as telegram:
+        alerts = UnknownFaceAlerts(live_app, TelegramClient(telegram.url, "42:test", "-100200"))
+        live = LiveCheckin(live_app, "op", alerts=alerts)
+        live.use_session("S1")
+        run(live, canvas(picture(STRANGER), picture("biden.jpg")), 20)
+        assert alerts.drain()
+        alerts.close()
+        assert attendance(live_app, "S1")["student_id"].tolist() == [BIDEN]
+        (sent,) = telegram.photos  # one alert for the stranger's track, however many frames
+    assert sent.chat_id == "-100200" and "Live check-in" in sent.caption
+    assert cv2.imdecode(np.frombuffer(sent.photo, np.uint8), cv2.IMREAD_COLOR) is not None
+    assert live_app.db.query("SELECT status FROM alerts")["status"].tolist() == ["sent"]
+    assert live_app.db.scalar("SELECT count(*) FROM unknown_faces WHERE source = 'webcam'") == 1
+    health, _, _ = live.snapshot()
+    assert (health.faces_now, health.unknown_tracks) == (2, 1)
+
+
+def test_with_liveness_on_a_still_photo_checks_no_one_in(live_app, picture):
+    schedule(live_app, "S1", liveness="head_turn")
+    live = LiveCheckin(live_app, "op")
+    live.use_session("S1")
+    # Ten seconds of a photo held to the camera, moved and tilted a little.
+    photo = canvas(picture("obama2.jpg"))
+    start = int(time.time() * 1000)
+    for n in range(100):
+        angle, shift = 6 * np.sin(n / 7), 15 * np.cos(n / 5)
+        matrix = cv2.getRotationMatrix2D((320, 240), angle, 1.0 + 0.05 * np.sin(n / 9))
+        matrix[0, 2] += shift
+        live.process(cv2.warpAffine(photo, matrix, (640, 480), borderValue=(110, 110, 110)), start + n * 100)
+    live.close()
+    assert attendance(live_app, "S1").empty
+    track = next(iter(live.tracker.tracks.values()))
+    assert track.identity == OBAMA and track.state["outcome"].startswith("waiting")
+
+
+def test_outside_the_rules_nothing_is_recorded(live_app, picture):
+    frame = canvas(picture("obama2.jpg"), picture("Tom_Hanks_54745.png"))
+    schedule(live_app, "ENDED")
+    live_app.submit(event("session.ended", {"session_id": "ENDED"}))
+    schedule(live_app, "NOT-STARTED", start=False)
+    schedule(live_app, "LATER", minutes_ago=-30)
+    for session_id in ("ENDED", "NOT-STARTED", "LATER"):
+        live = LiveCheckin(live_app, "op")
+        live.use_session(session_id)
+        run(live, frame, 8)
+        assert attendance(live_app, session_id).empty, session_id
+    # Inside the window, only the class's member counts: the enrolled outsider is told why.
+    schedule(live_app, "OPEN", minutes_ago=30)
+    live = LiveCheckin(live_app, "op")
+    live.use_session("OPEN")
+    run(live, frame, 8)
+    assert attendance(live_app, "OPEN")[["student_id", "status"]].values.tolist() == [[OBAMA, "late"]]
+    outcomes = {t.identity: t.state.get("outcome") for t in live.tracker.tracks.values()}
+    assert outcomes[OUTSIDER] == "not in this class"
+
+
+def test_after_end_attendance_a_late_report_is_ignored(live_app):
+    schedule(live_app, "S1")
+    live_app.submit(event("session.ended", {"session_id": "S1"}))
+    from core.attendance import attendance_event
+
+    live_app.submit(attendance_event("S1", OBAMA, "present", int(time.time() * 1000) + 1000, "face", "cam"))
+    assert attendance(live_app, "S1").empty
+
+
+def test_once_per_day(live_app, picture):
+    schedule(live_app, "MORNING", minutes_ago=50, length_min=40)
+    live_app.submit(event("attendance.recorded", {"session_id": "MORNING", "student_id": OBAMA, "status": "present",
+                                                  "method": "face", "at_ms": int(time.time() * 1000) - 45 * 60_000}))
+    schedule(live_app, "AFTERNOON", once_per_day=True)
+    live = LiveCheckin(live_app, "op")
+    live.use_session("AFTERNOON")
+    run(live, canvas(picture("obama2.jpg")), 8)
+    assert attendance(live_app, "AFTERNOON").empty
+    assert next(iter(live.tracker.tracks.values())).state["outcome"] == "already attended today"
+
+
+@pytest.mark.parametrize("needs_face", [False, True])
+def test_a_qr_card_checks_its_holder_in(live_app, needs_face):
+    schedule(live_app, "S1", qr_needs_face=needs_face)
+    card = cv2.imdecode(np.frombuffer(qr_png(qr_text(live_app, "GRAD", BIDEN), box_size=6), np.uint8),
+                        cv2.IMREAD_COLOR)
+    live = LiveCheckin(live_app, "op", qr_every=1)
+    live.use_session("S1")
+    run(live, canvas(card), 3)
+    rows = attendance(live_app, "S1")
+    if needs_face:
+        assert rows.empty
+    else:
+        assert rows[["student_id", "method"]].values.tolist() == [[BIDEN, "qr"]]
+
+
+def test_a_forged_card_is_refused(live_app):
+    schedule(live_app, "S1")
+    forged = qr_text(live_app, "GRAD", BIDEN)[:-1] + "0"
+    card = cv2.imdecode(np.frombuffer(qr_png(forged, box_size=6), np.uint8), cv2.IMREAD_COLOR)
+    live = LiveCheckin(live_app, "op", qr_every=1)
+    live.use_session("S1")
+    run(live, canvas(card), 2)
+    assert attendance(live_app, "S1").empty
+    _, seen, _ = live.snapshot()
+    assert seen and seen[0].outcome.startswith("refused")
+
+
+def test_the_video_shows_names_in_thai_and_the_session_state(live_app, picture, tmp_path):
+    schedule(live_app, "S1")
+    live = LiveCheckin(live_app, "op")
+    live.use_session("S1")
+    out = run(live, canvas(picture("obama2.jpg"), picture(STRANGER)), 6)
+    cv2.imwrite(str(tmp_path / "overlay.png"), out)
+    from pathlib import Path
+
+    shots = Path("test-artifacts/screens")
+    shots.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(shots / "checkin-overlay.png"), out)
+    # Green banner (ACTIVE) at the top left; a green box (present) and a red one (unknown).
+    assert tuple(out[5, 5]) == (60, 170, 60)
+    greens = np.all(out == (60, 170, 60), axis=2).sum()
+    reds = np.all(out == (50, 50, 220), axis=2).sum()
+    assert greens > 500 and reds > 200
