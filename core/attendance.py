@@ -119,3 +119,28 @@ def attendance_event(session_id: str, student_id: str, status: str, at_ms: int, 
                  actor=actor, source=source, payload={"session_id": session_id, "student_id": student_id,
                                        "status": status, "method": method, "at_ms": at_ms, "score": score,
                                        **({"evidence": evidence} if evidence else {})})
+
+
+def latest_checkins(app: Rollcall, session_id: str, limit: int = 8) -> pd.DataFrame:
+    """The session's newest records with the person's name and, for face check-ins, the encrypted crop."""
+    return app.db.query(
+        """
+        SELECT a.student_id, coalesce(p.name, a.student_id) AS name, a.status, a.checked_at, a.method, a.score,
+               a.liveness, e.crop_token
+        FROM attendance a LEFT JOIN people p USING (student_id) LEFT JOIN evidence_crops e USING (event_id)
+        WHERE a.session_id = ? AND a.attended ORDER BY a.checked_at DESC LIMIT ?
+        """,
+        [session_id, limit],
+    )
+
+
+def evidence_crop(app: Rollcall, student_id: str, token: str | None) -> bytes | None:
+    """The JPEG face crop kept with a record; None when there is none or the person was erased."""
+    from core.keys import KeyErasedError
+
+    if not token:
+        return None
+    try:
+        return app.keys.decrypt(student_id, token)
+    except KeyErasedError:
+        return None

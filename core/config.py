@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     telegram_api_base: str = "https://api.telegram.org"
     alert_max_per_minute: int = Field(6, ge=1)
     alert_timeout_seconds: float = Field(5.0, gt=0)
+    # Live check-in over WebRTC: no STUN by default (the browser and the app are on one machine or network).
+    # For cameras on other networks add a TURN server, e.g. [{"urls": ["turn:turn.example.org:3478"],
+    # "username": "...", "credential": "..."}] (env: ROLLCALL_WEBRTC_ICE_SERVERS as JSON).
+    webrtc_ice_servers: list[dict] = []
+    checkin_votes_k: int = Field(3, ge=1)  # a track is decided when k of its last n recognitions agree
+    checkin_votes_n: int = Field(5, ge=1)
 
     @property
     def data_path(self) -> Path:

@@ -14,6 +14,7 @@ from core.services import Rollcall
 @st.cache_resource(show_spinner=False)
 def _app_for(data_path: str) -> Rollcall:
     # One per process (and data folder): owns the DuckDB file and runs the ingestor thread.
+    from core.alerts import UnknownFaceAlerts
     from core.ceremonies import CeremonyClock
     from core.faces.frames import FrameWorker
 
@@ -23,7 +24,14 @@ def _app_for(data_path: str) -> Rollcall:
     for worker in (FrameWorker(app), CeremonyClock(app)):
         worker.start(app.settings.ingest_poll_seconds)
         app.workers.append(worker)
+    app.workers.append(UnknownFaceAlerts(app))  # one sender and one rate limit for every camera of the process
     return app
+
+
+def unknown_face_alerts(app: Rollcall):
+    from core.alerts import UnknownFaceAlerts
+
+    return next(w for w in app.workers if isinstance(w, UnknownFaceAlerts))
 
 
 def get_app() -> Rollcall:

@@ -120,6 +120,10 @@ class LiveCheckin:
                           h.unknown_tracks, h.recorded)
             return copy, list(self.seen), dict(self.session) if self.session else None
 
+    def last_frame_age(self) -> float:
+        """Seconds since the last frame was processed (inf before the first): is video arriving?"""
+        return time.monotonic() - self._frame_times[-1] if self._frame_times else float("inf")
+
     def close(self) -> None:
         self._outbox.put(None)
         self._writer.join(timeout=5)
@@ -247,7 +251,7 @@ class LiveCheckin:
             ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])
             if ok:
                 where = self.session["class_name"] if self.session else "the check-in camera"
-                self.alerts.offer(key, jpeg.tobytes(), f"Unknown face at {where}", "webcam")
+                self.alerts.offer(key, jpeg.tobytes(), self.alerts.caption(where, now_ms), "webcam")
 
     def _read_cards(self, image: np.ndarray, tracks: list[Track], now_ms: int) -> None:
         """QR fallback: a genuine card shown to the camera checks its holder in (with a face, if the session asks)."""

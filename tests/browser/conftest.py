@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,15 +41,17 @@ def wait_http(url: str, timeout: float = 60) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("browser") / "data"
-    env = {**os.environ, "ROLLCALL_DATA_DIR": str(data_dir)}
+def bootstrap(data_dir: Path, env: dict) -> str:
+    """Prepare a data folder (schema, demo data, first admin); returns the admin's one-time password."""
     boot = subprocess.run([sys.executable, "-m", "core.cli", "bootstrap"], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=True)
-    password = re.search(r"one-time password:\s+(\S+)", boot.stdout).group(1)
+    return re.search(r"one-time password:\s+(\S+)", boot.stdout).group(1)
+
+
+@contextmanager
+def serve_app(env: dict, log_path: Path) -> Iterator[str]:
+    """`streamlit run` on a free loopback port with this environment; yields its URL."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("logs") / "streamlit.log"
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
@@ -56,10 +60,20 @@ def app_server(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/_stcore/health")
-        yield {"url": url, "admin_password": password, "data_dir": Path(data_dir), "log": log_path}
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("browser") / "data"
+    env = {**os.environ, "ROLLCALL_DATA_DIR": str(data_dir)}
+    password = bootstrap(data_dir, env)
+    log_path = tmp_path_factory.mktemp("logs") / "streamlit.log"
+    with serve_app(env, log_path) as url:
+        yield {"url": url, "admin_password": password, "data_dir": Path(data_dir), "log": log_path}
 
 
 @pytest.fixture(scope="session")
