@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     lockout_minutes: int = 15
     min_password_length: int = 10
 
+    # Sessions: the late threshold a new schedule starts with, and how far one "Create sessions" may reach
+    default_late_after_min: int = 10
+    max_session_days: int = 366
+
     # Uploads
     max_roster_bytes: int = 10_000_000
     max_roster_rows: int = 50_000

@@ -122,6 +122,11 @@ def _schedule_upserted(cur: Cursor, e: Event) -> None:
     )
 
 
+@handles("schedule.removed")
+def _schedule_removed(cur: Cursor, e: Event) -> None:
+    cur.execute("DELETE FROM schedules WHERE schedule_id = ?", [e.payload["schedule_id"]])
+
+
 @handles("session.scheduled")
 def _session_scheduled(cur: Cursor, e: Event) -> None:
     p = e.payload
