@@ -50,7 +50,8 @@ def setup_form(session: dict, state: str) -> None:
         st.markdown("**Check-in setup**")
         c1, c2 = st.columns(2)
         liveness = c1.radio("Liveness check", list(LIVENESS), format_func=LIVENESS.get, horizontal=True,
-                            index=list(LIVENESS).index(session["liveness"] or "off"), key=f"liveness_{sid}",
+                            index=list(LIVENESS).index(session["liveness"] if session["liveness"] in LIVENESS
+                                                       else "off"), key=f"liveness_{sid}",
                             help="Head turn: the person turns their head when asked, so a photo cannot check in")
         late = c2.number_input("Late after (minutes from the start)", min_value=0, max_value=length, step=1,
                                value=min(int(session["late_after_min"]), length), key=f"late_{sid}")
@@ -145,7 +146,7 @@ with today_tab:
         state = sessions.session_state(session)
         if state == "active":
             st.info(f"Taking attendance since {hhmm(session['started_at'])} (started by {session['started_by']}) · "
-                    f"liveness {LIVENESS[session['liveness']].lower()} · late after {session['late_after_min']} min"
+                    f"liveness {LIVENESS.get(session['liveness'], session['liveness']).lower()} · late after {session['late_after_min']} min"
                     + (" · once per day" if session["once_per_day"] else "")
                     + (" · QR needs a face" if session["qr_needs_face"] else ""))
         elif state == "ended":
