@@ -7,6 +7,7 @@ from pages._ui import current_user, get_app, public_view, sign_out
 # (key in core.auth.PAGE_ROLES, file, title, icon, menu section)
 PAGES = [
     ("home", "pages/home.py", "Overview", ":material/dashboard:", "Operations"),
+    ("sessions", "pages/sessions.py", "Sessions", ":material/event:", "Operations"),
     ("checkin", "pages/checkin.py", "Check-in", ":material/photo_camera_front:", "Operations"),
     ("people", "pages/people.py", "People", ":material/groups:", "Operations"),
     ("statistics", "pages/statistics.py", "Statistics", ":material/monitoring:", "Operations"),

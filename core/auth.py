@@ -26,6 +26,7 @@ class Role(StrEnum):
 PAGE_ROLES: dict[str, frozenset[Role]] = {
     "home": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
     "people": frozenset({Role.ADMIN, Role.OPERATOR}),
+    "sessions": frozenset({Role.ADMIN, Role.OPERATOR}),
     "checkin": frozenset({Role.ADMIN, Role.OPERATOR}),
     "my_attendance": frozenset({Role.STUDENT}),
     "statistics": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from core.audit import describe
 from core.services import Rollcall
 
 
@@ -31,9 +32,11 @@ def ceremonies(app: Rollcall) -> pd.DataFrame:
 
 
 def recent_activity(app: Rollcall, limit: int = 15) -> pd.DataFrame:
-    return app.db.query(
+    rows = app.db.query(
         "SELECT at_time, actor, action, target, reason FROM audit ORDER BY at_time DESC LIMIT ?", [limit]
     )
+    rows["action"] = rows["action"].map(describe)
+    return rows
 
 
 def classes(app: Rollcall) -> pd.DataFrame:
