@@ -1,7 +1,6 @@
 """Check-in by face: the browser webcam through WebRTC, recognised frame by frame in this process."""
 
 import html
-import time
 
 import av
 import streamlit as st
@@ -19,12 +18,16 @@ st.title("Check-in")
 
 today = sessions.todays_sessions(app)
 labels = {None: "No session — recognise only, record nothing"}
-labels |= {r.session_id: f"{r.class_name} · {r.starts_at:%H:%M}–{r.ends_at:%H:%M} · {r.state}"
-           for r in today.itertuples()}
-active = [r.session_id for r in today.itertuples() if r.state == "active"]
+labels |= {r.session_id: f"{r.class_name} · {r.starts_at:%H:%M}–{r.ends_at:%H:%M}" for r in today.itertuples()}
+states = dict(zip(today["session_id"], today["state"], strict=True))
+active = [sid for sid, state in states.items() if state == "active"]
 options = list(labels)
-session_id = st.selectbox("Session", options, format_func=labels.get,
-                          index=options.index(active[0]) if active else 0, key="checkin_session")
+session_id = st.selectbox("Session", options, format_func=labels.get, key="checkin_session",
+                          index=options.index(active[0]) if active else 0)
+if session_id is not None:
+    state = states.get(session_id, "ended")
+    colour = {"active": "green", "ended": "red"}.get(state, "orange")
+    st.badge(state.upper(), color=colour)
 
 with st.spinner("Loading the face models…"):
     live: LiveCheckin = st.session_state.get("checkin_live")
@@ -41,6 +44,26 @@ if session is not None and session["status"] != "active" and session["status"] !
     st.page_link("pages/sessions.py", label="Sessions", icon=":material/event:")
 
 
+def end_attendance_button(app, session_id: str, actor: str) -> None:
+    """End attendance, after a confirmation. Callbacks, not return values: a click must not be lost to the
+    live panel's timed reruns."""
+    def end_now() -> None:
+        st.session_state.pop("confirm_end", None)
+        sessions.end_session(app, session_id, actor)
+
+    def ask(value: bool) -> None:
+        st.session_state["confirm_end"] = value
+
+    if not st.session_state.get("confirm_end"):
+        st.button("End attendance", icon=":material/stop_circle:", on_click=ask, args=(True,),
+                  help="Close the session now: nobody more is recorded.")
+        return
+    st.warning("End attendance for this session? Nobody more will be recorded.")
+    yes, no = st.columns(2)
+    yes.button("Yes, end it", type="primary", on_click=end_now)
+    no.button("Cancel", on_click=ask, args=(False,))
+
+
 def on_frame(frame: av.VideoFrame) -> av.VideoFrame:
     # Runs on streamlit-webrtc's worker thread: no st.* here.
     return av.VideoFrame.from_ndarray(live.process(frame.to_ndarray(format="bgr24")), format="bgr24")
@@ -53,19 +76,8 @@ with video:
         rtc_configuration={"iceServers": app.settings.webrtc_ice_servers},
         media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
         async_processing=True)
-    if session is not None and session["status"] == "active" and st.button(
-            "End attendance", icon=":material/stop_circle:", help="Close the session now: nobody more is recorded."):
-        st.session_state["confirm_end"] = True
-    if st.session_state.get("confirm_end"):
-        st.warning("End attendance for this session? Nobody more will be recorded.")
-        yes, no = st.columns(2)
-        if yes.button("Yes, end it", type="primary"):
-            sessions.end_session(app, session_id, user.username)
-            st.session_state.pop("confirm_end")
-            st.rerun()
-        if no.button("Cancel"):
-            st.session_state.pop("confirm_end")
-            st.rerun()
+    if session is not None and session["status"] == "active":
+        end_attendance_button(app, session_id, user.username)
 
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
@@ -74,12 +86,12 @@ def live_panel() -> None:
     health, _, session = live.snapshot()
     receiving = live.last_frame_age() < 2.0
     state = "live" if receiving else ("connecting" if ctx.state.playing else "camera off")
-    st.markdown(f"<div data-testid='rc-health'>:material/speed: **{health.fps:.0f}** fps · "
-                f"**{health.inference_ms:.0f}** ms a frame · {state}</div>", unsafe_allow_html=True)
+    st.markdown(f"<div data-testid='rc-health'><b>{health.fps:.0f}</b> fps · <b>{health.inference_ms:.0f}</b> ms a "
+                f"frame · camera <b>{state}</b></div>", unsafe_allow_html=True)
     cols = st.columns(3)
     cols[0].metric("In view now", health.faces_now)
     cols[1].metric("Peak", health.peak)
-    cols[2].metric("People this session", len(health.known_seen) + health.unknown_tracks,
+    cols[2].metric("This session", len(health.known_seen) + health.unknown_tracks,
                    help=f"{len(health.known_seen)} recognised, {health.unknown_tracks} unknown")
     if session is None:
         st.caption("Pick a session to record attendance.")
@@ -101,5 +113,5 @@ def live_panel() -> None:
 
 with side:
     live_panel()
-st.caption(f"Recognition: {app.settings.face_model}, threshold {app.settings.match_threshold:.2f}, "
-           f"{live.tracker.k} of {live.tracker.n} frames must agree. Updated {time.strftime('%H:%M:%S')}.")
+st.caption(f"Recognition: {app.settings.face_model}, threshold {app.settings.match_threshold:.2f}; "
+           f"{live.tracker.k} of {live.tracker.n} recognitions of a face must agree before it counts.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -43,6 +44,22 @@ def seeded(settings, seeded_template):
 
     get_app().close()
     _app_for.clear()
+
+
+@pytest.fixture(autouse=True)
+def camera(monkeypatch):
+    """AppTest cannot run the WebRTC component: a stand-in records what the page passed to it (the page's
+    frame callback included, which tests then feed with real frames). The browser test runs the real one."""
+    import streamlit_webrtc
+
+    seen = {}
+
+    def fake_streamer(**kwargs):
+        seen.update(kwargs)
+        return SimpleNamespace(state=SimpleNamespace(playing=True))
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake_streamer)
+    return seen
 
 
 def as_user(script: str, username: str) -> AppTest:

@@ -4,31 +4,16 @@ hands the page's frame callback to the test, which feeds it real frames (the bro
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import av
 import cv2
 import pytest
-import streamlit_webrtc
 
 from core.eventlog import Event
 from tests.app.conftest import as_user, texts
 from tests.checkin.conftest import OBAMA, canvas
 
 PAGE = "pages/checkin.py"
-
-
-@pytest.fixture
-def camera(monkeypatch):
-    """The page's video callback, as streamlit-webrtc would receive it."""
-    seen = {}
-
-    def fake_streamer(**kwargs):
-        seen.update(kwargs)
-        return SimpleNamespace(state=SimpleNamespace(playing=True))
-
-    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake_streamer)
-    return seen
 
 
 def start_session(session_id: str = "LIVE-1") -> None:
@@ -62,7 +47,7 @@ def test_frames_through_the_page_record_the_person_and_show_them(seeded, camera,
     html = " ".join(m.value for m in at.markdown)
     assert f"data-student='{OBAMA}'" in html and "present" in html
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["In view now"] == "1" and metrics["People this session"] == "1"
+    assert metrics["In view now"] == "1" and metrics["This session"] == "1"
     assert app.db.scalar("SELECT method FROM attendance WHERE session_id = 'LIVE-1'") == "face"
 
 

@@ -9,6 +9,7 @@ recorded (in DuckDB and on the page) and the stranger's photo reaches the local 
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -78,8 +79,11 @@ def checkin_app(tmp_path_factory, photos):
     app.close()
     clip = root / "clip.y4m"
     make_clip(photos, clip)
+    tz = Settings().tz  # the session picker shows the app's local time
+    labels = {sid: f"Live check-in · {datetime.fromtimestamp(now_ms / 1000 - minutes * 60, tz):%H:%M}"
+              for sid, minutes in SESSIONS.items()}
     with serve_app(env, root / "streamlit.log") as url:
-        yield {"url": url, "data_dir": root / "data", "clip": clip, "telegram": telegram, "log": root / "streamlit.log"}
+        yield {"url": url, "data_dir": root / "data", "clip": clip, "telegram": telegram, "labels": labels}
     telegram.stop()
 
 
@@ -97,10 +101,9 @@ def camera_page(checkin_app):
         browser.close()
 
 
-def pick_session(page, session_id: str) -> None:
-    starts = datetime.fromtimestamp(time.time() - SESSIONS[session_id] * 60, Settings().tz)  # the app's clock
+def pick_session(page, label: str) -> None:
     page.get_by_role("combobox", name="Session").click()
-    page.get_by_role("option", name=f"Live check-in · {starts:%H:%M}").click()
+    page.get_by_role("option", name=label).click()
     settle(page)
 
 
@@ -116,10 +119,13 @@ def test_webcam_check_in_end_to_end(checkin_app, camera_page, screenshots):
     settle(page)
 
     # 1. End attendance from the page, then show the camera: nothing is recorded for that session.
-    pick_session(page, "S-END")
+    pick_session(page, checkin_app["labels"]["S-END"])
     page.get_by_role("button", name="End attendance").click()
+    settle(page)  # a person reads the question before answering it
     page.get_by_role("button", name="Yes, end it").click()
     settle(page)
+    page.get_by_text("ENDED", exact=True).wait_for(timeout=10_000)
+    assert page.get_by_role("combobox", name="Session").input_value().startswith(checkin_app["labels"]["S-END"])
     page.frame_locator("iframe[title*='webrtc_streamer']").get_by_role("button", name="START").click()
     page.wait_for_function("() => document.querySelector(\"[data-testid='rc-health']\")?.innerText.includes('live')",
                            timeout=60_000)
@@ -128,13 +134,13 @@ def test_webcam_check_in_end_to_end(checkin_app, camera_page, screenshots):
     page.screenshot(path=screenshots / "30-checkin-ended.png", full_page=True)
 
     # 2. Head-turn liveness: the still photo is recognised but never recorded.
-    pick_session(page, "S-LIVE")
+    pick_session(page, checkin_app["labels"]["S-LIVE"])
     page.wait_for_timeout(5000)
     assert checkins(page) == []
     page.screenshot(path=screenshots / "31-checkin-liveness.png", full_page=True)
 
     # 3. Plain session: recorded, shown with the face crop; the stranger's photo goes to Telegram.
-    pick_session(page, "S-MAIN")
+    pick_session(page, checkin_app["labels"]["S-MAIN"])
     page.locator(f"[data-testid='rc-checkin'][data-student='{OBAMA}']").wait_for(timeout=30_000)
     assert checkins(page) == [OBAMA]
     health = page.locator("[data-testid='rc-health']").inner_text()
@@ -144,7 +150,7 @@ def test_webcam_check_in_end_to_end(checkin_app, camera_page, screenshots):
     sent = telegram.photos[0]
     assert sent.chat_id == CHAT and sent.caption.startswith("Unknown face at Live check-in")
     assert cv2.imdecode(np.frombuffer(sent.photo, np.uint8), cv2.IMREAD_COLOR) is not None
-    fps = float(health.split("fps")[0].split()[-1])
+    fps = float(re.match(r"\s*(\d+) fps", health).group(1))
     assert fps > 0, health
 
 
