@@ -57,7 +57,10 @@ class Seen:
 
 class LiveCheckin:
     def __init__(self, app: Rollcall, operator: str, *, alerts=None, k: int = 3, n: int = 5,
-                 reverify_ms: int = 3000, qr_every: int = 6, rules: LivenessRules | None = None):
+                 reverify_ms: int = 3000, qr_every: int = 6, rules: LivenessRules | None = None,
+                 background: bool = False):
+        """`background`: recognise on a thread of its own, so video keeps the detector's frame rate while
+        new faces are recognised (the page); without it each frame waits for its recognitions (tests, batch)."""
         self.app = app
         self.operator = operator
         self.alerts = alerts
@@ -78,6 +81,12 @@ class LiveCheckin:
         self._outbox: queue.Queue[Event | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write_events, name="rollcall-checkin-writer", daemon=True)
         self._writer.start()
+        self.background = background
+        self._jobs: queue.Queue = queue.Queue(maxsize=4)
+        self._in_flight: set[int] = set()
+        if background:
+            threading.Thread(target=self._recognise_in_background, name="rollcall-checkin-recognise",
+                             daemon=True).start()
 
     # --- the script thread ---------------------------------------------------------------------
 
@@ -125,6 +134,8 @@ class LiveCheckin:
         return time.monotonic() - self._frame_times[-1] if self._frame_times else float("inf")
 
     def close(self) -> None:
+        if self.background:
+            self._jobs.put(None)
         self._outbox.put(None)
         self._writer.join(timeout=5)
 
@@ -154,19 +165,8 @@ class LiveCheckin:
         if self._wants_liveness():
             challenge = state.setdefault("challenge", HeadTurnChallenge(self.rules))
             challenge.observe(estimate_yaw(face.landmarks), now_ms)
-        due = track.identity is None or now_ms - (track.last_recognised_ms or 0) >= self.reverify_ms
-        if due:
-            self.app.faces.engine.embed([face])
-            match = self.app.faces.gallery.match(face.embedding)
-            track.votes.add(match.student_id)
-            track.score, track.runner_up_gap = match.score, match.runner_up_gap
-            track.last_recognised_ms, track.recognitions = now_ms, track.recognitions + 1
-            state["model"], state["threshold"] = match.model, match.threshold
-            decided = track.votes.decision()
-            if decided is not None and decided != track.identity:
-                if track.identity is not None:  # the tracker swapped people, or a re-check disagrees
-                    state.pop("outcome", None)
-                track.identity = decided
+        if track.identity is None or now_ms - (track.last_recognised_ms or 0) >= self.reverify_ms:
+            self._recognise(track, face, now_ms)
         if track.identity is None:
             return
         if track.identity == UNKNOWN:
@@ -178,6 +178,48 @@ class LiveCheckin:
         if state.get("outcome") not in ("present", "late"):  # rules can change: the session starts, the head turns
             sharpness = float(cv2.Laplacian(cv2.cvtColor(face.aligned, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var())
             state["outcome"] = self._try_record(track, face, sharpness, now_ms)
+
+    # --- recognition: in the frame's thread, or beside it ------------------------------------------
+
+    def _recognise(self, track: Track, face, now_ms: int) -> None:
+        if not self.background:
+            self._apply(track, self._match(face), now_ms)
+            return
+        if id(track) in self._in_flight:
+            return  # its last face is still being recognised
+        try:
+            self._jobs.put_nowait((track, face, now_ms))
+            self._in_flight.add(id(track))
+        except queue.Full:
+            pass  # recognition is behind: this frame is only tracked and drawn
+
+    def _match(self, face):
+        self.app.faces.engine.embed([face])
+        return self.app.faces.gallery.match(face.embedding)
+
+    def _apply(self, track: Track, match, now_ms: int) -> None:
+        track.votes.add(match.student_id)
+        track.score, track.runner_up_gap = match.score, match.runner_up_gap
+        track.last_recognised_ms, track.recognitions = now_ms, track.recognitions + 1
+        track.state["model"], track.state["threshold"] = match.model, match.threshold
+        decided = track.votes.decision()
+        if decided is not None and decided != track.identity:
+            if track.identity is not None:  # the tracker swapped people, or a re-check disagrees
+                track.state.pop("outcome", None)
+            track.identity = decided
+
+    def _recognise_in_background(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            track, face, now_ms = job
+            try:
+                match = self._match(face)
+            except Exception:
+                log.exception("recognition failed")
+                match = None
+            with self._lock:
+                self._in_flight.discard(id(track))
+                if match is not None and self.tracker.tracks.get(track.track_id) is track:
+                    self._apply(track, match, now_ms)
 
     def _wants_liveness(self) -> bool:
         return bool(self.session) and self.session.get("liveness") == HEAD_TURN

@@ -48,6 +48,21 @@ def test_an_enrolled_member_is_checked_in_once_with_evidence(live_app, picture):
     assert [(s.student_id, s.outcome) for s in seen] == [(OBAMA, "present")]
 
 
+def test_recognising_beside_the_video_gives_the_same_record(live_app, picture):
+    schedule(live_app, "S1")
+    live = LiveCheckin(live_app, "op", background=True)
+    live.use_session("S1")
+    frame = canvas(picture("obama2.jpg"), picture(STRANGER))
+    for _ in range(200):
+        live.process(frame.copy())
+        if live.health.recorded and live.health.unknown_tracks:
+            break
+        time.sleep(0.02)
+    live.close()
+    assert attendance(live_app, "S1")[["student_id", "method"]].values.tolist() == [[OBAMA, "face"]]
+    assert live.health.unknown_tracks == 1
+
+
 def test_k_of_n_frames_must_agree_before_a_record(live_app, picture):
     schedule(live_app, "S1")
     live = LiveCheckin(live_app, "op", k=3, n=5)
