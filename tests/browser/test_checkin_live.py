@@ -88,17 +88,13 @@ def checkin_app(tmp_path_factory, photos):
 
 
 @pytest.fixture
-def camera_page(checkin_app):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            *CHROMIUM_FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={checkin_app['clip']}",
-            "--disable-features=WebRtcHideLocalIpsWithMdns"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="th-TH")
-        yield context.new_page()
-        browser.close()
+def camera_page(pw, checkin_app):
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+        *CHROMIUM_FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={checkin_app['clip']}", "--disable-features=WebRtcHideLocalIpsWithMdns"])
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="th-TH")
+    yield context.new_page()
+    browser.close()
 
 
 def pick_session(page, label: str) -> None:
