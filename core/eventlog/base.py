@@ -78,4 +78,13 @@ class EventLog(Protocol):
     def remember_request(self, key: str, expires_ms: int) -> bool:
         """Record a signed request's signature; False when it was already seen (a replay)."""
 
+    def rewrite(self, changes: dict[str, Event]) -> int:
+        """Replace stored events in place: {stored id: the event to keep instead}, at the same position.
+
+        The one exception to append-only, for privacy: retention redacts what expired (a frame's image)
+        and erasure removes a person. The new event may have another id, kind, actor and payload; its
+        position stays, so cursors and the order of the log do not move. The old bytes are overwritten
+        on disk, not just unlinked. Returns how many events were found and replaced.
+        """
+
     def close(self) -> None: ...

@@ -78,6 +78,24 @@ class FirestoreEventLog:
                                                         source=d["source"], payload=json.loads(d["payload"]))))
         return out
 
+    def rewrite(self, changes: dict[str, Event]) -> int:
+        found = 0
+        for old_id, e in changes.items():
+            @firestore.transactional
+            def swap(tx, old_id=old_id, e=e) -> int:
+                old = self._events.document(old_id)
+                snap = old.get(transaction=tx)
+                if not snap.exists:
+                    return 0
+                tx.delete(old)  # a document id cannot change: the event moves to its new id at the same position
+                tx.set(self._events.document(e.id), {
+                    "position": snap.to_dict()["position"], "kind": e.kind, "ts_ms": e.ts_ms, "actor": e.actor,
+                    "source": e.source, "payload": json.dumps(e.payload, ensure_ascii=False)})
+                return 1
+
+            found += swap(self._db.transaction())
+        return found
+
     def head(self) -> int:
         snap = self._counter.get()
         return int(snap.to_dict().get("position", 0)) if snap.exists else 0

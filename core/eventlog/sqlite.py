@@ -50,6 +50,7 @@ class SQLiteEventLog:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
             conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA secure_delete=ON")  # rewritten events leave no old bytes in free pages
             self._local.conn = conn
         return conn
 
@@ -115,6 +116,26 @@ class SQLiteEventLog:
             conn.execute("DELETE FROM request_nonces WHERE expires_ms < ?", (now_ms(),))
         cur = conn.execute("INSERT OR IGNORE INTO request_nonces VALUES (?, ?)", (key, expires_ms))
         return cur.rowcount == 1
+
+    def rewrite(self, changes: dict[str, Event]) -> int:
+        if not changes:
+            return 0
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = 0
+            for old_id, e in changes.items():
+                found += conn.execute(
+                    "UPDATE events SET id = ?, kind = ?, ts_ms = ?, actor = ?, source = ?, payload = ? WHERE id = ?",
+                    (e.id, e.kind, e.ts_ms, e.actor, e.source, json.dumps(e.payload, ensure_ascii=False), old_id),
+                ).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        # The old row versions also sit in the write-ahead log until a checkpoint copies and truncates it.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return found
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

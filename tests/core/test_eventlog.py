@@ -68,6 +68,25 @@ def test_repeated_event_id_is_ignored(backend):
     assert len(log.read_after(0)) == 2
 
 
+def test_rewrite_replaces_events_in_place(backend, tmp_path):
+    log = backend[0]()
+    events = [Event(id=f"attendance:S1:650100{i}", kind="attendance.recorded", ts_ms=i, actor="cam",
+                    payload={"student_id": f"650100{i}", "name": "สมชาย ใจดี"}) for i in range(3)]
+    log.append(events)
+    positions = [s.position for s in log.read_after(0)]
+    new = Event(id="attendance:S1:erased-1", kind="attendance.recorded", ts_ms=1, actor="cam",
+                payload={"student_id": "erased-1"})
+    assert log.rewrite({"attendance:S1:6501001": new, "no-such-event": new}) == 1
+    stored = log.read_after(0)
+    assert [s.position for s in stored] == positions  # same places, same order
+    assert [s.event.id for s in stored] == ["attendance:S1:6501000", "attendance:S1:erased-1", "attendance:S1:6501002"]
+    assert stored[1].event.payload == {"student_id": "erased-1"}
+    if isinstance(log, SQLiteEventLog):  # the old bytes are gone from the file, not just unlinked
+        raw = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("events.sqlite*"))
+        assert b"6501001" not in raw and b"6501002" in raw
+    assert log.append([events[1]]).accepted == 1  # the old id is free again
+
+
 def test_concurrent_appends_from_two_processes_lose_nothing(backend):
     open_log, env = backend
     # Firestore transactions on one counter document contend (the emulator serialises them slowly).
