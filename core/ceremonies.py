@@ -208,6 +208,19 @@ def cards(app: Rollcall, ceremony_id: str) -> bytes:
     return cards_pdf(info(app, ceremony_id)["name"], made)
 
 
+CHECKIN_CARD = "ID"  # the "ceremony" of a person's own card: any genuine card checks its holder in at the camera
+
+
+def checkin_card_pdf(app: Rollcall, person: dict) -> bytes:
+    """One person's printable QR card (from the People page), for check-in without a face."""
+    from core.reports import Card, cards_pdf
+
+    card = Card(order_no=0, student_id=person["student_id"], name=person.get("name") or person["student_id"],
+                name_en=person.get("name_en"), department=person.get("department"),
+                qr_text=qr_text(app, CHECKIN_CARD, person["student_id"]))
+    return cards_pdf("Rollcall check-in card", [card])
+
+
 # --- the line-up check: the card's QR, and optionally the holder's face -----------------------
 
 @dataclass(frozen=True)

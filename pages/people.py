@@ -1,7 +1,8 @@
 import pandas as pd
 import streamlit as st
 
-from core import people
+from core import ceremonies, people
+from core.qr import qr_png
 from core.roster import RosterFileError, parse_roster
 from pages._ui import get_app, require
 
@@ -132,6 +133,15 @@ with find_tab:
                 st.rerun()
         with st.expander(f"Face enrollment ({person['photo_count']} photo(s))", expanded=not person["photo_count"]):
             face_section(person)
+        with st.expander("Check-in QR card"):
+            st.caption("Shown to the check-in camera, the card checks its holder in (with the session's setup, only "
+                       "together with their face). The code is signed: it cannot be made for someone else.")
+            qr_col, pdf_col = st.columns([1, 3])
+            qr_col.image(qr_png(ceremonies.qr_text(app, ceremonies.CHECKIN_CARD, person["student_id"])), width=140)
+            pdf_col.download_button("Download the printable card (PDF)",
+                                    lambda: ceremonies.checkin_card_pdf(app, person),  # made on click
+                                    file_name=f"card-{person['student_id']}.pdf", mime="application/pdf",
+                                    key=f"card_{person['student_id']}")
         with st.expander("Delete this person"):
             st.write("Removes the person, their class memberships, attendance and ceremony place. "
                      "The deletion is kept in the audit trail.")

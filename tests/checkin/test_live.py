@@ -197,3 +197,22 @@ def test_the_video_shows_names_in_thai_and_the_session_state(live_app, picture, 
     greens = np.all(out == (60, 170, 60), axis=2).sum()
     reds = np.all(out == (50, 50, 220), axis=2).sum()
     assert greens > 500 and reds > 200
+
+
+def test_a_persons_own_card_from_the_people_page_checks_them_in(live_app, tmp_path):
+    import subprocess
+
+    from core.ceremonies import CHECKIN_CARD, checkin_card_pdf, read_qr_codes
+
+    schedule(live_app, "S1")
+    pdf = checkin_card_pdf(live_app, {"student_id": BIDEN, "name": "ทดสอบ บัตร", "name_en": None, "department": None})
+    (tmp_path / "card.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "110", "-png", "-singlefile", str(tmp_path / "card.pdf"),
+                    str(tmp_path / "card")], check=True)
+    page = cv2.imread(str(tmp_path / "card.png"))
+    card = page[: page.shape[0] // 3, : page.shape[1] // 2]  # the first card of the printed page
+    assert read_qr_codes(card)[0].split(":")[1:3] == [CHECKIN_CARD, BIDEN]
+    live = LiveCheckin(live_app, "op", qr_every=1)
+    live.use_session("S1")
+    run(live, canvas(card), 2)
+    assert attendance(live_app, "S1")[["student_id", "method"]].values.tolist() == [[BIDEN, "qr"]]
