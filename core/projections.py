@@ -146,14 +146,24 @@ def _attendance_recorded(cur: Cursor, e: Event) -> None:
     p = e.payload
     # One record per person per session: the first event wins, a repeat is a no-op.
     # The session's class and start, and the status as flags, are copied onto the row (statistics filter on
-    # them without a join or string comparisons).
+    # them without a join or string comparisons), with the person's integer key.
     cur.execute(
         "INSERT OR IGNORE INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
-        "attended, late, class_id, starts_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at "
+        "attended, late, person_no, class_id, starts_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at "
         "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ?",
         [p["session_id"], p["student_id"], p["status"], ts(p.get("at_ms", e.ts_ms)), p["method"], p.get("score"),
-         e.id, p["status"] in ("present", "late"), p["status"] == "late", p["session_id"]],
+         e.id, p["status"] in ("present", "late"), p["status"] == "late", person_key(cur, p["student_id"]),
+         p["session_id"]],
     )
+
+
+def person_key(cur: Cursor, student_id: str) -> int:
+    """The person's integer key (attendance.person_no); the first time, one more than the largest given."""
+    row = cur.execute("SELECT person_no FROM person_keys WHERE student_id = ?", [student_id]).fetchone()
+    if row is None:  # looked up first: a read is cheaper than an INSERT OR IGNORE on every check-in
+        row = cur.execute("INSERT INTO person_keys SELECT ?, coalesce(max(person_no), 0) + 1 FROM person_keys "
+                          "RETURNING person_no", [student_id]).fetchone()
+    return row[0]
 
 
 # --- ceremonies ------------------------------------------------------------------------------
