@@ -26,7 +26,7 @@ from core import analytics as A
 from core import synth
 from core.db import MIGRATIONS, Database
 from core.eventlog import Event
-from core.projections import person_key
+from core.projections import apply, person_key
 
 TZ = ZoneInfo("Asia/Bangkok")
 MARCH = A.Filters(date(2025, 3, 1), date(2025, 3, 31))
@@ -247,6 +247,32 @@ def test_the_migration_gives_existing_rows_person_keys(tmp_path):
     db = Database(path)
     assert db.query("SELECT student_id, person_no FROM attendance ORDER BY 1, session_id").values.tolist() == [
         ["A", 1], ["B", 2], ["B", 2]]
+    db.close()
+
+
+def test_people_counted_across_daylight_saving(tmp_path):
+    """Local days and weeks stay right when the UTC offset changes inside the range (Berlin, 30 March 2025)."""
+    berlin = ZoneInfo("Europe/Berlin")
+    starts = {"S1": datetime(2025, 3, 29, 23, 30, tzinfo=berlin),  # UTC+1
+              "S2": datetime(2025, 3, 30, 22, 0, tzinfo=berlin),   # UTC+2: 20:00 UTC
+              "S3": datetime(2025, 3, 31, 0, 30, tzinfo=berlin)}   # 22:30 UTC on the 30th, local the 31st
+    db = Database(tmp_path / "dst.duckdb", timezone="Europe/Berlin")
+    with db.write() as cur:
+        cur.execute("INSERT INTO classes VALUES ('C1', 'Night class', NULL, NULL)")
+        for sess, start in starts.items():
+            ms = int(start.timestamp() * 1000)
+            apply(cur, Event.new("session.scheduled", {"session_id": sess, "class_id": "C1", "starts_at_ms": ms,
+                                                       "ends_at_ms": ms + 3_600_000}))
+        for sess, sid in [("S1", "P1"), ("S1", "P2"), ("S2", "P1"), ("S3", "P2"), ("S3", "P3")]:
+            apply(cur, Event.new("attendance.recorded", {"session_id": sess, "student_id": sid, "status": "present",
+                                                         "method": "qr", "at_ms": int(starts[sess].timestamp() * 1000)}))
+    f = A.Filters(date(2025, 3, 29), date(2025, 3, 31))
+    day = A.people_counted(db, f, "day")
+    assert [(r.period.date(), r.unique_people) for r in day.itertuples()] == [
+        (date(2025, 3, 29), 2), (date(2025, 3, 30), 1), (date(2025, 3, 31), 2)]
+    week = A.people_counted(db, f, "week")
+    assert [(r.period.date(), r.unique_people) for r in week.itertuples()] == [
+        (date(2025, 3, 24), 2), (date(2025, 3, 31), 2)]
     db.close()
 
 
