@@ -66,14 +66,14 @@ def _in(column: str, values: tuple[str, ...], params: list[Any]) -> str:
     return f" AND {column} IN ({', '.join('?' * len(values))})"
 
 
-def _sessions_cte(db: Database, f: Filters, params: list[Any], extra: str = "") -> str:
-    """`fs`: the sessions in the filter that have started, with their class name (and `extra` columns).
+def _sessions_cte(db: Database, f: Filters, params: list[Any]) -> str:
+    """`fs`: the sessions in the filter that have started, with their class name.
 
-    Local-time buckets (periods, UTC offsets) are computed here, on the small side of the join: time-zone
-    conversion per attendance row is what makes a query slow at 10 M rows."""
+    Local-time buckets (periods) are computed on this small side of the join, never per attendance row:
+    time-zone conversion per row is what makes a query slow at 10 M rows."""
     lo, hi = _bounds(db, f)
     params.extend([lo, hi])
-    sql = (f"fs AS (SELECT s.session_id, s.class_id, s.starts_at, c.name AS class_name{extra} "
+    sql = ("fs AS (SELECT s.session_id, s.class_id, s.starts_at, c.name AS class_name "
            "FROM sessions s JOIN classes c USING (class_id) "
            "WHERE s.starts_at >= ? AND s.starts_at < ? AND s.starts_at <= now()")
     sql += _in("s.class_id", f.class_ids, params)
@@ -110,8 +110,8 @@ def _att_filter(db: Database, f: Filters, params: list[Any], *, departments: boo
     return sql
 
 
-def _with(db: Database, f: Filters, params: list[Any], *, members: bool = False, extra: str = "") -> str:
-    parts = [_sessions_cte(db, f, params, extra)]
+def _with(db: Database, f: Filters, params: list[Any], *, members: bool = False) -> str:
+    parts = [_sessions_cte(db, f, params)]
     if members:
         parts.append(_members_cte(f, params))
     return "WITH " + ", ".join(parts) + " "
@@ -153,14 +153,20 @@ def kpis(db: Database, f: Filters) -> dict:
 
 def attendance_over_time(db: Database, f: Filters, grain: str = "week") -> pd.DataFrame:
     """period (local date the period starts), class_name, expected, attended, rate — one row per period and class."""
-    params: list[Any] = [_grain(grain)]
-    sql = _with(db, f, params, members=True, extra=", CAST(date_trunc(?, s.starts_at) AS DATE) AS period") + """,
+    params: list[Any] = []
+    sql = _with(db, f, params, members=True)
+    params.append(_grain(grain))
+    # The period is computed once per start instant (a few thousand), not per session (hundreds of thousands).
+    sql += """,
+        periods AS (SELECT starts_at, CAST(date_trunc(?, starts_at) AS DATE) AS period
+                    FROM (SELECT DISTINCT starts_at FROM fs)),
         per_session AS (SELECT a.session_id, count(*) AS attended FROM attendance a
                         WHERE """ + _att_filter(db, f, params) + f" AND {_ATTENDED} GROUP BY a.session_id)" + """
-        SELECT fs.period, fs.class_name,
+        SELECT p.period, fs.class_name,
                CAST(sum(coalesce(fm.members, 0)) AS BIGINT) AS expected,
                CAST(sum(coalesce(ps.attended, 0)) AS BIGINT) AS attended
-        FROM fs LEFT JOIN fm USING (class_id) LEFT JOIN per_session ps USING (session_id)
+        FROM fs JOIN periods p USING (starts_at) LEFT JOIN fm USING (class_id)
+             LEFT JOIN per_session ps USING (session_id)
         GROUP BY 1, 2 ORDER BY 1, 2
     """
     df = db.query(sql, params)
