@@ -262,13 +262,26 @@ MIGRATIONS: list[str] = [
         detail    VARCHAR
     );
     """,
+    # 9: attendance carries a small integer key per person (person_no, handed out by person_keys when the
+    #    person's first check-in is folded), so counting distinct people over millions of rows sets bits
+    #    instead of hashing VARCHAR ids. The number means nothing; it is only unique per student_id.
+    """
+    CREATE TABLE person_keys (
+        student_id VARCHAR PRIMARY KEY,
+        person_no  INTEGER NOT NULL
+    );
+    INSERT INTO person_keys SELECT student_id, CAST(row_number() OVER (ORDER BY student_id) AS INTEGER)
+    FROM (SELECT DISTINCT student_id FROM attendance);
+    ALTER TABLE attendance ADD COLUMN person_no INTEGER;
+    UPDATE attendance a SET person_no = k.person_no FROM person_keys k WHERE k.student_id = a.student_id;
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",
                      "ceremonies", "ceremony_entries", "users", "audit", "ingest_errors", "ingest_state",
                      "consents", "face_templates", "face_negatives", "face_state",
                      "device_status", "device_events", "ceremony_flags", "lineup_checks",
-                     "unknown_faces", "evidence_crops", "alerts"]
+                     "unknown_faces", "evidence_crops", "alerts", "person_keys"]
 
 
 class Database:

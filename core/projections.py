@@ -172,14 +172,15 @@ def _attendance_recorded(cur: Cursor, e: Event) -> None:
     # After End attendance nothing more is recorded, whichever camera or device reports late.
     # One record per person per session: the first event wins, a repeat is a no-op.
     # The session's class and start, and the status as flags, are copied onto the row (statistics filter on
-    # them without a join or string comparisons).
+    # them without a join or string comparisons), with the person's integer key.
     cur.execute(
         "INSERT OR IGNORE INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
-        "attended, late, class_id, starts_at, runner_up_gap, liveness, model, threshold) "
-        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at, ?, ?, ?, ? "
+        "attended, late, person_no, class_id, starts_at, runner_up_gap, liveness, model, threshold) "
+        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at, ?, ?, ?, ? "
         "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ? WHERE s.ended_at IS NULL OR ? < s.ended_at",
         [p["session_id"], p["student_id"], p["status"], at, p["method"], p.get("score"),
-         e.id, p["status"] in ("present", "late"), p["status"] == "late", evidence.get("runner_up_gap"),
+         e.id, p["status"] in ("present", "late"), p["status"] == "late", person_key(cur, p["student_id"]),
+         evidence.get("runner_up_gap"),
          evidence.get("liveness"), evidence.get("model"), evidence.get("threshold"), p["session_id"], at],
     )
     if evidence.get("crop_token") and cur.execute("SELECT 1 FROM attendance WHERE event_id = ?", [e.id]).fetchone():
@@ -194,15 +195,24 @@ def _attendance_corrected(cur: Cursor, e: Event) -> None:
     # A correction can also create the record (a person marked present by hand) or set it to absent / excused.
     cur.execute(
         "INSERT INTO attendance (session_id, student_id, status, checked_at, method, event_id, attended, late, "
-        "class_id, starts_at, corrected_by, correction_reason) "
-        "SELECT ?, ?, ?, ?, 'manual', ?, ?, ?, s.class_id, s.starts_at, ?, ? "
+        "person_no, class_id, starts_at, corrected_by, correction_reason) "
+        "SELECT ?, ?, ?, ?, 'manual', ?, ?, ?, ?, s.class_id, s.starts_at, ?, ? "
         "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ? "
         "ON CONFLICT (session_id, student_id) DO UPDATE SET status = excluded.status, "
         "attended = excluded.attended, late = excluded.late, corrected_by = excluded.corrected_by, "
         "correction_reason = excluded.correction_reason",
         [p["session_id"], p["student_id"], status, ts(e.ts_ms), e.id, status in ("present", "late"),
-         status == "late", e.actor, p["reason"], p["session_id"]],
+         status == "late", person_key(cur, p["student_id"]), e.actor, p["reason"], p["session_id"]],
     )
+
+
+def person_key(cur: Cursor, student_id: str) -> int:
+    """The person's integer key (attendance.person_no); the first time, one more than the largest given."""
+    row = cur.execute("SELECT person_no FROM person_keys WHERE student_id = ?", [student_id]).fetchone()
+    if row is None:  # looked up first: a read is cheaper than an INSERT OR IGNORE on every check-in
+        row = cur.execute("INSERT INTO person_keys SELECT ?, coalesce(max(person_no), 0) + 1 FROM person_keys "
+                          "RETURNING person_no", [student_id]).fetchone()
+    return row[0]
 
 
 # --- ceremonies ------------------------------------------------------------------------------

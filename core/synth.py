@@ -47,7 +47,8 @@ ROWS_PER_PERSON_DAY = 1.37  # attendance rows generated per person per calendar 
 # Tables and the id column that carries the SYN prefix.
 _OWNED = [("attendance", "session_id"), ("sessions", "session_id"), ("schedules", "schedule_id"),
           ("class_members", "class_id"), ("classes", "class_id"), ("ceremony_entries", "ceremony_id"),
-          ("ceremonies", "ceremony_id"), ("unknown_faces", "event_id"), ("people", "student_id")]
+          ("ceremonies", "ceremony_id"), ("unknown_faces", "event_id"), ("people", "student_id"),
+          ("person_keys", "student_id")]
 
 
 def plan_for_rows(rows: int, people: int = 20_000) -> tuple[int, int]:
@@ -106,6 +107,9 @@ def generate(db: Database, *, people: int, days: int, classes: int | None = None
             counts[name] = len(df)
         say(f"attendance for {len(sess):,} sessions × members (in DuckDB)")
         cur.register("synth_traits", traits)
+        # Integer keys for the new people, numbered on from the largest (as the projection would).
+        cur.execute("INSERT OR IGNORE INTO person_keys SELECT student_id, (SELECT coalesce(max(person_no), 0) "
+                    "FROM person_keys) + row_number() OVER (ORDER BY student_id) FROM synth_traits")
         cur.execute(_ATTENDANCE_SQL, [seed, seed, seed, seed, seed, seed, seed, now, now])
         cur.unregister("synth_traits")
         counts["attendance"] = int(cur.execute("SELECT count(*) FROM attendance WHERE event_id LIKE 'synth:%'")
@@ -124,10 +128,10 @@ def _u(stream: int) -> str:
 
 _ATTENDANCE_SQL = f"""
 INSERT INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, class_id, starts_at,
-                        attended, late)
+                        attended, late, person_no)
 WITH base AS (
-    SELECT s.session_id, m.student_id, s.class_id, s.starts_at, s.ends_at, s.late_after_min, t.reliability,
-           t.punct_mean, t.punct_sd, t.tail_p, t.face_p,
+    SELECT s.session_id, m.student_id, k.person_no, s.class_id, s.starts_at, s.ends_at, s.late_after_min,
+           t.reliability, t.punct_mean, t.punct_sd, t.tail_p, t.face_p,
            {_u(1)} AS u_attend, {_u(2)} AS u_z1, {_u(3)} AS u_z2, {_u(4)} AS u_tail, {_u(5)} AS u_method,
            {_u(6)} AS u_score, {_u(7)} AS u_excused,
            -- fewer on Fridays and at 8 am; attendance drifts down through a 16-week term
@@ -137,6 +141,7 @@ WITH base AS (
     FROM sessions s
     JOIN class_members m USING (class_id)
     JOIN synth_traits t ON t.student_id = m.student_id
+    JOIN person_keys k ON k.student_id = m.student_id
     WHERE s.session_id LIKE 'SYN%' AND s.starts_at <= ?
 ), arrivals AS (
     SELECT *,
@@ -166,7 +171,7 @@ SELECT session_id, student_id,
        END AS score,
        'synth:' || session_id || ':' || student_id,
        class_id, starts_at,  -- the session's, copied onto the row as the projection does
-       status IN ('present', 'late'), status = 'late'
+       status IN ('present', 'late'), status = 'late', person_no
 FROM statused
 ORDER BY starts_at, session_id, student_id  -- the order live check-ins arrive in (and it keeps joins fast)
 """

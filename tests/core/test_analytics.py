@@ -18,12 +18,15 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import duckdb
 import pandas as pd
 import pytest
 
 from core import analytics as A
 from core import synth
+from core.db import MIGRATIONS, Database
 from core.eventlog import Event
+from core.projections import apply, person_key
 
 TZ = ZoneInfo("Asia/Bangkok")
 MARCH = A.Filters(date(2025, 3, 1), date(2025, 3, 31))
@@ -62,10 +65,10 @@ def db(app):
                 ("S4", "A3", "excused", local(2025, 3, 12, 13), "manual", None)]
         for sess, sid, status, at, method, score in rows:
             cur.execute("INSERT INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
-                        "attended, late, class_id, starts_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, class_id, starts_at "
-                        "FROM sessions WHERE session_id = ?",
+                        "attended, late, person_no, class_id, starts_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, class_id, "
+                        "starts_at FROM sessions WHERE session_id = ?",
                         [sess, sid, status, at, method, score, f"e:{sess}:{sid}", status in ("present", "late"),
-                         status == "late", sess])
+                         status == "late", person_key(cur, sid), sess])
         unknown = [local(2025, 3, 3, 9, 1), local(2025, 3, 3, 9, 30), local(2025, 3, 5, 13),
                    local(2025, 3, 1, 0, 30),    # inside by local day (still Feb 28 in UTC)
                    local(2025, 2, 28, 23, 30)]  # outside
@@ -212,9 +215,65 @@ def test_a_folded_check_in_carries_its_session_and_status(app, db):
     row = db.query("SELECT * FROM attendance WHERE session_id = 'S4' AND student_id = 'A4'").iloc[0]
     assert row["class_id"] == "C2" and row["starts_at"] == pd.Timestamp(local(2025, 3, 12, 13))
     assert bool(row["attended"]) and bool(row["late"])
+    assert row["person_no"] == 4  # A4's key, given with A4's first row
     k = A.kpis(db, MARCH)
     assert (k["attended"], k["late"], k["absent_count"]) == (8, 3, 2)
     assert A.people_counted(db, MARCH, "day")["unique_people"].tolist() == [2, 2, 3, 1]
+
+
+def test_person_keys_are_given_once_per_person(app, db):
+    for sess, sid in [("S4", "A9"), ("S1", "A9"), ("S4", "A4")]:
+        app.submit(Event.new("attendance.recorded", {"session_id": sess, "student_id": sid, "status": "present",
+                                                     "method": "manual"}, actor="test"))
+    keys = dict(db.query("SELECT student_id, person_no FROM person_keys").values.tolist())
+    assert keys == {"A1": 1, "A2": 2, "A3": 3, "A4": 4, "A9": 5}
+    assert db.scalar("SELECT count(*) FROM attendance a JOIN person_keys k USING (student_id) "
+                     "WHERE a.person_no <> k.person_no") == 0
+    assert A.people_counted(db, MARCH, "month")["unique_people"].tolist() == [5]
+
+
+def test_the_migration_gives_existing_rows_person_keys(tmp_path):
+    number = next(i for i, sql in enumerate(MIGRATIONS) if "CREATE TABLE person_keys" in sql)
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, sql in enumerate(MIGRATIONS[:number], start=1):
+        con.execute(sql)
+        con.execute("INSERT INTO schema_version VALUES (?)", [version])
+    for sess, sid in [("S1", "B"), ("S1", "A"), ("S2", "B")]:
+        con.execute("INSERT INTO attendance (session_id, student_id, status, checked_at, method, event_id) "
+                    "VALUES (?, ?, 'present', now(), 'qr', ?)", [sess, sid, sess + sid])
+    con.close()
+    db = Database(path)
+    assert db.query("SELECT student_id, person_no FROM attendance ORDER BY 1, session_id").values.tolist() == [
+        ["A", 1], ["B", 2], ["B", 2]]
+    db.close()
+
+
+def test_people_counted_across_daylight_saving(tmp_path):
+    """Local days and weeks stay right when the UTC offset changes inside the range (Berlin, 30 March 2025)."""
+    berlin = ZoneInfo("Europe/Berlin")
+    starts = {"S1": datetime(2025, 3, 29, 23, 30, tzinfo=berlin),  # UTC+1
+              "S2": datetime(2025, 3, 30, 22, 0, tzinfo=berlin),   # UTC+2: 20:00 UTC
+              "S3": datetime(2025, 3, 31, 0, 30, tzinfo=berlin)}   # 22:30 UTC on the 30th, local the 31st
+    db = Database(tmp_path / "dst.duckdb", timezone="Europe/Berlin")
+    with db.write() as cur:
+        cur.execute("INSERT INTO classes VALUES ('C1', 'Night class', NULL, NULL)")
+        for sess, start in starts.items():
+            ms = int(start.timestamp() * 1000)
+            apply(cur, Event.new("session.scheduled", {"session_id": sess, "class_id": "C1", "starts_at_ms": ms,
+                                                       "ends_at_ms": ms + 3_600_000}))
+        for sess, sid in [("S1", "P1"), ("S1", "P2"), ("S2", "P1"), ("S3", "P2"), ("S3", "P3")]:
+            apply(cur, Event.new("attendance.recorded", {"session_id": sess, "student_id": sid, "status": "present",
+                                                         "method": "qr", "at_ms": int(starts[sess].timestamp() * 1000)}))
+    f = A.Filters(date(2025, 3, 29), date(2025, 3, 31))
+    day = A.people_counted(db, f, "day")
+    assert [(r.period.date(), r.unique_people) for r in day.itertuples()] == [
+        (date(2025, 3, 29), 2), (date(2025, 3, 30), 1), (date(2025, 3, 31), 2)]
+    week = A.people_counted(db, f, "week")
+    assert [(r.period.date(), r.unique_people) for r in week.itertuples()] == [
+        (date(2025, 3, 24), 2), (date(2025, 3, 31), 2)]
+    db.close()
 
 
 def test_attendance_rows_stream(db, tmp_path):
@@ -273,6 +332,8 @@ def test_synth_is_consistent(app):
                      "a.class_id IS DISTINCT FROM s.class_id OR a.starts_at IS DISTINCT FROM s.starts_at OR "
                      "a.attended IS DISTINCT FROM (a.status IN ('present', 'late')) OR "
                      "a.late IS DISTINCT FROM (a.status = 'late')") == 0
+    assert db.scalar("SELECT count(*) FROM attendance a LEFT JOIN person_keys k USING (student_id) "
+                     "WHERE a.person_no IS DISTINCT FROM k.person_no") == 0
     assert db.scalar("SELECT count(*) FROM sessions WHERE CAST(starts_at AS DATE) > ? "
                      "OR CAST(starts_at AS DATE) <= ?", [today, today - timedelta(days=14)]) == 0
     f = A.Filters(today - timedelta(days=13), today)

@@ -23,6 +23,11 @@ def test_rebuild_gives_the_same_read_model(app):
     app.submit(Event.new("person.deleted", {"student_id": "6501002"}, actor="op1"))
     before = snapshot(app)
     assert app.db.scalar("SELECT count(*) FROM people") == 59
+    # Each attendance row carries its person's integer key (statistics count people by it).
+    keys, ids = app.db.query("SELECT count(DISTINCT person_no), count(DISTINCT student_id) FROM attendance").values[0]
+    assert keys == ids > 0
+    assert app.db.scalar("SELECT count(*) FROM attendance a LEFT JOIN person_keys k USING (student_id) "
+                         "WHERE a.person_no IS DISTINCT FROM k.person_no") == 0
     assert app.ingestor.rebuild() == app.log.head()
     assert snapshot(app) == before
 
