@@ -182,7 +182,11 @@ def _attendance_recorded(cur: Cursor, e: Event) -> None:
          e.id, p["status"] in ("present", "late"), p["status"] == "late", evidence.get("runner_up_gap"),
          evidence.get("liveness"), evidence.get("model"), evidence.get("threshold"), p["session_id"], at],
     )
-    if evidence.get("crop_token") and cur.execute("SELECT 1 FROM attendance WHERE event_id = ?", [e.id]).fetchone():
+    # Kept only when this event made the record (looked up by the primary key: a scan of event_id would make a
+    # rebuild quadratic).
+    if evidence.get("crop_token") and cur.execute(
+            "SELECT 1 FROM attendance WHERE session_id = ? AND student_id = ? AND event_id = ?",
+            [p["session_id"], p["student_id"], e.id]).fetchone():
         cur.execute("INSERT OR IGNORE INTO evidence_crops VALUES (?, ?, ?, ?, ?)",
                     [e.id, p["session_id"], p["student_id"], at, evidence["crop_token"]])
 
