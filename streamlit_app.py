@@ -18,6 +18,7 @@ PAGES = [
     ("users", "pages/users.py", "Users", ":material/manage_accounts:", "Admin"),
     ("devices", "pages/devices.py", "Devices", ":material/sensors:", "Admin"),
     ("audit", "pages/audit.py", "Audit trail", ":material/history:", "Admin"),
+    ("privacy", "pages/privacy.py", "Privacy", ":material/shield_person:", "Admin"),
     ("account", "pages/account.py", "Account", ":material/person:", "Me"),
 ]
 

@@ -336,14 +336,11 @@ def attendance_rows(db: Database, f: Filters, chunk_rows: int = 50_000, *,
             ORDER BY fs.starts_at, fs.session_id, a.student_id
         """
     dept = _in("p.department", f.departments, params)
-    cur = db.cursor()
-    try:
+    with db.reading() as cur:
         reader = cur.sql(sql.replace("{dept}", dept), params=params).to_arrow_reader(chunk_rows)
         for batch in reader:
             if batch.num_rows:
                 yield batch.to_pandas()
-    finally:
-        cur.close()
 
 
 def export_csv(db: Database, f: Filters, path: Any, *, chunk_rows: int = 50_000, include_absent: bool = False,

@@ -25,6 +25,8 @@ ACTIONS = {
     "user.created": "Added a user", "user.updated": "Changed a user", "user.password_set": "Set a password",
     "auth.login_failed": "Failed sign-in", "auth.login_succeeded": "Signed in",
     "device.registered": "Registered a device",
+    "consent.revoked": "Revoked consent", "person.erased": "Erased a person",
+    "retention.purged": "Purged expired data",
 }
 
 

@@ -36,6 +36,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "users": frozenset({Role.ADMIN}),
     "audit": frozenset({Role.ADMIN}),
     "devices": frozenset({Role.ADMIN}),
+    "privacy": frozenset({Role.ADMIN}),
     "account": frozenset(Role),
 }
 

@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     max_yaw_degrees: float = 30.0
     keep_photos: bool = False  # enrollment photos are not kept unless an admin turns this on
 
+    # Privacy (core/privacy.py; the Privacy page states these as the written policy). Days; 0 = keep.
+    # Face templates live while consent stands and the face is in use: revoking consent removes them at once,
+    # and a person not recognised for `retention_template_idle_days` (since enrollment or their last face
+    # check-in) has them removed — a student who left stops being seen, and a year is well inside BIPA's
+    # "purpose satisfied or 3 years after the last interaction".
+    retention_frame_days: int = Field(30, ge=0)  # ESP32-CAM images in the event log (their metadata stays)
+    retention_crop_days: int = Field(90, ge=0)  # the face crop kept with each check-in, as evidence
+    retention_template_idle_days: int = Field(365, ge=0)
+    retention_attendance_days: int = Field(1826, ge=0)  # 5 years of attendance records (by session start)
+    retention_check_minutes: float = Field(60, gt=0)  # how often the app purges what expired
+    erasure_keeps_attendance: bool = True  # erasing a person keeps their attendance under a pseudonym
+
     # Headless browser that draws chart images for PDF reports (kaleido); without it the PDF has no charts.
     chromium_path: Path | None = Path("/usr/bin/chromium")
 

@@ -6,7 +6,9 @@ so it can be dropped and rebuilt at any time (see core.ingestor).
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,58 @@ import pandas as pd
 
 class DatabaseLockedError(RuntimeError):
     """Another process (normally the running app) holds the DuckDB file."""
+
+
+class DatabaseBusyError(RuntimeError):
+    """The file could not be swapped: readers did not finish, or another connection in this process holds it."""
+
+
+class _Gate:
+    """Readers share the connection; swapping the file waits until none is inside and lets none in meanwhile.
+
+    A thread already reading may read again (nested) even while a swap waits, so it cannot deadlock itself.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._closed = False
+        self._mine = threading.local()
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        depth = getattr(self._mine, "depth", 0)
+        with self._cond:
+            while self._closed and depth == 0:
+                self._cond.wait()
+            self._readers += 1
+        self._mine.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._mine.depth = depth
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self, timeout: float) -> Iterator[None]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._closed = True
+            while self._readers:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._closed = False
+                    self._cond.notify_all()
+                    raise DatabaseBusyError("readers of the database did not finish; try again")
+                self._cond.wait(left)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._closed = False
+                self._cond.notify_all()
 
 
 # Each entry is one schema version; never edit a released entry, append a new one.
@@ -275,6 +329,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attendance ADD COLUMN person_no INTEGER;
     UPDATE attendance a SET person_no = k.person_no FROM person_keys k WHERE k.student_id = a.student_id;
     """,
+    # 10: the consent register — a consent can be revoked (who, when, why); recording it again starts a new one
+    """
+    ALTER TABLE consents ADD COLUMN revoked_at TIMESTAMPTZ;
+    ALTER TABLE consents ADD COLUMN revoked_by VARCHAR;
+    ALTER TABLE consents ADD COLUMN revoke_reason VARCHAR;
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",
@@ -301,13 +361,25 @@ class Database:
                 ) from exc
             raise
         self._write_lock = threading.RLock()
+        self._gate = _Gate()
         self.migrate()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor; use it inside `reading()` or `write()` (the file may be swapped otherwise)."""
         cur = self._conn.cursor()
         # Instants are stored as UTC; results come back in the configured local time zone.
         cur.execute("SET TimeZone = ?", [self.timezone])
         return cur
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for reads (e.g. a streamed export); the file is not swapped while it is open."""
+        with self._gate.shared():
+            cur = self.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
 
     def migrate(self) -> int:
         with self.write() as cur:
@@ -334,24 +406,48 @@ class Database:
                 cur.close()
 
     def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-        cur = self.cursor()
-        try:
+        with self.reading() as cur:
             return cur.execute(sql, params or []).df()
-        finally:
-            cur.close()
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        cur = self.cursor()
-        try:
+        with self.reading() as cur:
             row = cur.execute(sql, params or []).fetchone()
             return row[0] if row else None
-        finally:
-            cur.close()
 
     def drop_read_model(self) -> None:
         with self.write() as cur:
             for table in READ_MODEL_TABLES + ["schema_version"]:
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def replace_file(self, fresh: Database, *, carry: tuple[str, ...] = (), timeout: float = 60.0) -> None:
+        """Swap in another database (a rebuild made aside; closed here), atomically for this process's users.
+
+        Writers wait on the write lock and readers at the gate; the old file is replaced by a rename, so
+        none of its pages — deleted rows included, which DuckDB leaves in freed blocks — stay in the data
+        folder. Needs to be the only connection to the file in this process (DuckDB shares one instance
+        per file: a second one would keep the old file open). Tables in `carry` are copied over as they are
+        at the swap (state that is not folded from the log, such as worker cursors).
+        """
+        with self._write_lock, self._gate.exclusive(timeout):
+            for table in carry:
+                rows = self._conn.execute(f"SELECT * FROM {table}").fetchall()
+                with fresh.write() as cur:
+                    cur.execute(f"DELETE FROM {table}")
+                    if rows:
+                        cur.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+            fresh.close()
+            self._conn.close()
+            try:
+                # A connection with another configuration is refused while anything else holds the file.
+                probe = duckdb.connect(str(self.path), config={"custom_user_agent": "rollcall-swap-probe"})
+            except duckdb.ConnectionException as exc:
+                self._conn = duckdb.connect(str(self.path))
+                raise DatabaseBusyError(f"another connection in this process holds {self.path}") from exc
+            probe.close()
+            os.replace(fresh.path, self.path)
+            for leftover in (Path(f"{fresh.path}.wal"), Path(f"{self.path}.wal")):
+                leftover.unlink(missing_ok=True)
+            self._conn = duckdb.connect(str(self.path))
 
     def close(self) -> None:
         self._conn.close()

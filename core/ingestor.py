@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from core import projections
 from core.db import Database
@@ -21,7 +23,14 @@ class Ingestor(Poller):
         self.events = events
         self.db = db
         self.batch_size = batch_size
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Nothing is folded meanwhile (in this process): for changing events already folded, and mirroring
+        the change in the read model, as one step."""
+        with self._lock:
+            yield
 
     def cursor(self) -> int:
         return int(self.db.scalar("SELECT cursor FROM ingest_state WHERE id = 1"))
@@ -60,11 +69,28 @@ class Ingestor(Poller):
                     cur.execute("UPDATE ingest_state SET cursor = ? WHERE id = 1", [stored.position])
 
     def rebuild(self) -> int:
-        """Drop the read model and replay the whole log."""
-        with self._lock:
-            self.db.drop_read_model()
-            self.db.migrate()
-        return self.pump()
+        """Replay the whole log into a new read model, made aside and swapped in; returns the events folded.
+
+        Safe while the app runs: pages and workers keep reading the old tables (never a half-built one) and
+        the ingestor keeps folding new events into them until the swap, when the new model catches up under
+        the ingestor's lock. The new file holds only what the log holds now, so rows removed from the log
+        (erasure, retention) leave no bytes behind in the old file's freed blocks. Worker cursors
+        (processor_state) carry over: what they derived is already in the log.
+        """
+        fresh_path = self.db.path.with_name(self.db.path.stem + ".rebuild.duckdb")
+        for stale in (fresh_path, fresh_path.with_name(fresh_path.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        fresh = Database(fresh_path, timezone=self.db.timezone)
+        try:
+            aside = Ingestor(self.events, fresh, batch_size=self.batch_size)
+            folded = aside.pump()
+            with self._lock:
+                folded += aside.pump()
+                self.db.replace_file(fresh, carry=("processor_state",))
+        finally:
+            fresh.close()
+            fresh_path.unlink(missing_ok=True)
+        return folded
 
     def tick(self) -> int:
         return self.pump()

@@ -41,7 +41,7 @@ def apply(cur: Cursor, event: Event) -> None:
         _device_event(cur, event)
         if event.kind in ("beam.front", "beam.back", "rfid.scan"):
             _stage_sensor(cur, event)
-    elif event.source == "app" and event.actor:
+    elif (event.source == "app" and event.actor) or event.kind in ALWAYS_AUDITED:
         _audit(cur, event)  # people's actions; device traffic and derived results are not audit material
 
 
@@ -183,7 +183,11 @@ def _attendance_recorded(cur: Cursor, e: Event) -> None:
          evidence.get("runner_up_gap"),
          evidence.get("liveness"), evidence.get("model"), evidence.get("threshold"), p["session_id"], at],
     )
-    if evidence.get("crop_token") and cur.execute("SELECT 1 FROM attendance WHERE event_id = ?", [e.id]).fetchone():
+    # Kept only when this event made the record (looked up by the primary key: a scan of event_id would make a
+    # rebuild quadratic).
+    if evidence.get("crop_token") and cur.execute(
+            "SELECT 1 FROM attendance WHERE session_id = ? AND student_id = ? AND event_id = ?",
+            [p["session_id"], p["student_id"], e.id]).fetchone():
         cur.execute("INSERT OR IGNORE INTO evidence_crops VALUES (?, ?, ?, ?, ?)",
                     [e.id, p["session_id"], p["student_id"], at, evidence["crop_token"]])
 
@@ -300,7 +304,10 @@ def _stage_sensor(cur: Cursor, e: Event) -> None:
     running = _running_ceremony(cur)
     if running is None:
         return
-    if e.kind == "rfid.scan":
+    if e.kind == "rfid.scan" and e.payload.get("student_id"):
+        # The scan of an erased person: the tag was taken out of the log, the pseudonym put in its place.
+        fold_ceremony(cur, running, "stage.identified", {"student_id": e.payload["student_id"], "method": "rfid"}, e)
+    elif e.kind == "rfid.scan":
         row = cur.execute("SELECT student_id FROM people WHERE upper(rfid_tag) = ?", [e.payload["tag"]]).fetchone()
         if row is None:
             cur.execute("INSERT INTO ceremony_flags VALUES (?, ?, ?, 'unknown_tag', ?)",
@@ -326,8 +333,22 @@ def _refresh_photo_count(cur: Cursor, student_id: str) -> None:
 @handles("consent.recorded")
 def _consent_recorded(cur: Cursor, e: Event) -> None:
     p = e.payload
-    cur.execute("INSERT OR REPLACE INTO consents VALUES (?, ?, ?, ?, ?)",
+    # Recording consent again (after a revocation) starts a new consent: the revocation fields clear.
+    cur.execute("INSERT OR REPLACE INTO consents (student_id, method, purpose, recorded_by, recorded_at, revoked_at, "
+                "revoked_by, revoke_reason) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL)",
                 [p["student_id"], p["method"], p.get("purpose"), e.actor, ts(e.ts_ms)])
+
+
+@handles("consent.revoked")
+def _consent_revoked(cur: Cursor, e: Event) -> None:
+    """Biometric processing ends with the consent: templates and hard negatives go (the key is shredded too)."""
+    sid = e.payload["student_id"]
+    cur.execute("UPDATE consents SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE student_id = ?",
+                [ts(e.ts_ms), e.actor, e.payload.get("reason"), sid])
+    cur.execute("DELETE FROM face_templates WHERE student_id = ?", [sid])
+    cur.execute("DELETE FROM face_negatives WHERE student_id = ?", [sid])
+    _refresh_photo_count(cur, sid)
+    _faces_changed(cur)
 
 
 @handles("face.enrolled")
@@ -375,9 +396,14 @@ def _device_event(cur: Cursor, e: Event) -> None:
                     [p["boot_id"], p["firmware"], p["uptime_s"], p["rssi"], p["queue_depth"], p["free_heap"],
                      device_id])
         return
-    detail = p.get("tag") or (f"{len(p.get('jpeg_b64', '')) * 3 // 4 // 1024} kB JPEG" if "jpeg_b64" in p else None)
+    detail = p.get("tag") or (f"{_jpeg_bytes(p) // 1024} kB JPEG" if "jpeg_b64" in p or "jpeg_bytes" in p else None)
     cur.execute("INSERT OR IGNORE INTO device_events VALUES (?, ?, ?, ?, ?, ?)",
                 [e.id, device_id, e.kind, ts(e.ts_ms), ts(p.get("received_ms")), detail])
+
+
+def _jpeg_bytes(p: dict[str, Any]) -> int:
+    # A frame whose image retention purged keeps its size, so its row reads the same after a rebuild.
+    return int(p["jpeg_bytes"]) if "jpeg_bytes" in p else len(p["jpeg_b64"]) * 3 // 4
 
 
 @handles("face.unknown_seen")
@@ -447,9 +473,23 @@ def _login_succeeded(cur: Cursor, e: Event) -> None:
                 [ts(e.ts_ms), e.payload["username"]])
 
 
+# --- privacy: tombstones, retention ----------------------------------------------------------
+
+FACE_KINDS = ("face.enrolled", "face.removed", "face.not_this_person", "consent.revoked", "person.deleted")
+
+
+@handles("redacted")
+def _redacted(cur: Cursor, e: Event) -> None:
+    """What erasure or retention left of an event. A face event still counts as a change of the gallery, so
+    the face version of a rebuild equals the one of the live read model."""
+    if e.payload.get("was") in FACE_KINDS:
+        _faces_changed(cur)
+
+
 # --- audit -----------------------------------------------------------------------------------
 
-_SECRET_KEYS = {"password_hash", "secret", "token"}
+_SECRET_KEYS = {"password_hash", "secret", "token", "crop_token", "jpeg_b64"}
+ALWAYS_AUDITED = {"retention.purged"}  # a worker's action that the audit trail must show
 
 
 def _target(p: dict[str, Any]) -> str | None:
@@ -465,9 +505,19 @@ def _detail(e: Event) -> str:
     p = e.payload
     if e.kind == "roster.imported":
         return f"{len(p['rows'])} rows from {p.get('file_name')} ({p.get('encoding')})"
-    shown = {k: v for k, v in p.items() if k not in _SECRET_KEYS and k != "reason"}
+    if e.kind == "retention.purged":
+        return ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in p.get("counts", {}).items())
+    shown = {k: _shown(v) for k, v in p.items() if k not in _SECRET_KEYS and k != "reason"}
     text = ", ".join(f"{k}={v}" for k, v in shown.items())
     return text[:500]
+
+
+def _shown(value: Any) -> Any:
+    # Nested secrets too (a check-in's evidence carries its encrypted face crop): the audit trail never shows them,
+    # and redacting one from the log leaves the audit row as it was.
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items() if k not in _SECRET_KEYS}
+    return value
 
 
 def _audit(cur: Cursor, e: Event) -> None:

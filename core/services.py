@@ -23,6 +23,7 @@ class Rollcall:
         self._keys = None
         self._faces = None
         self._lazy = threading.Lock()
+        self.maintenance = threading.Lock()  # one rewrite of the log at a time (retention, erasure)
         self.workers: list = []  # background workers bound to this store (stopped by close)
 
     @property
@@ -44,6 +45,11 @@ class Rollcall:
                 from core.faces.service import FaceService
 
                 self._faces = FaceService(self)
+        return self._faces
+
+    @property
+    def loaded_faces(self):
+        """The face service if it was loaded, else None (for telling it to forget someone without loading it)."""
         return self._faces
 
     def submit(self, *events: Event) -> AppendResult:

@@ -17,6 +17,7 @@ def _app_for(data_path: str) -> Rollcall:
     from core.alerts import UnknownFaceAlerts
     from core.ceremonies import CeremonyClock
     from core.faces.frames import FrameWorker
+    from core.privacy import RetentionWorker
 
     app = Rollcall(get_settings())
     app.ingestor.start(app.settings.ingest_poll_seconds)
@@ -24,6 +25,9 @@ def _app_for(data_path: str) -> Rollcall:
     for worker in (FrameWorker(app), CeremonyClock(app)):
         worker.start(app.settings.ingest_poll_seconds)
         app.workers.append(worker)
+    retention = RetentionWorker(app)  # purges what outlived its retention period (logged), when due
+    retention.start(30)
+    app.workers.append(retention)
     app.workers.append(UnknownFaceAlerts(app))  # one sender and one rate limit for every camera of the process
     return app
 

@@ -41,7 +41,12 @@ def face_section(person: dict) -> None:
         return
     consent = faces.consent_of(sid)
     if consent is None:
-        st.warning("No consent on record: photos cannot be enrolled until consent is recorded.")
+        record = faces.consent_record(sid)
+        if record is not None:
+            st.warning(f"Consent was revoked on {record['revoked_at']:%Y-%m-%d}: photos cannot be enrolled until "
+                       "consent is recorded again.")
+        else:
+            st.warning("No consent on record: photos cannot be enrolled until consent is recorded.")
         with st.form(f"consent_{sid}"):
             method = st.text_input("How was consent given?", placeholder="e.g. signed form 2026-11, online form")
             if st.form_submit_button("Record consent"):
@@ -144,7 +149,8 @@ with find_tab:
                                     key=f"card_{person['student_id']}")
         with st.expander("Delete this person"):
             st.write("Removes the person, their class memberships, attendance and ceremony place. "
-                     "The deletion is kept in the audit trail.")
+                     "The deletion is kept in the audit trail. To remove every trace, the event log included "
+                     "(a request to be erased), an admin uses **Erase a person** on the Privacy page.")
             why = st.text_input("Reason", key=f"delete_reason_{person['student_id']}")
             sure = st.checkbox(f"Yes, delete {person['name']}", key=f"delete_sure_{person['student_id']}")
             if st.button("Delete", disabled=not sure, key=f"delete_{person['student_id']}"):

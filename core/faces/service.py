@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import uuid
 from collections.abc import Callable
@@ -90,6 +89,18 @@ class FaceService:
                     gallery.add_negative(student_id, vector)
             self._vectors, self.gallery, self._version = vectors, gallery, version
 
+    def forget(self, student_id: str | None = None) -> None:
+        """Drop a person from the gallery and the caches now (consent revoked, erased); with None, everything.
+        The next refresh reloads from the read model whatever its face version says."""
+        with self._sync:
+            if student_id is None:
+                self._vectors = {}
+                self.gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+            else:
+                self._vectors = {t: sv for t, sv in self._vectors.items() if sv[0] != student_id}
+                self.gallery.remove_person(student_id)
+            self._version = -1
+
     def _decrypt_vector(self, student_id: str, token: str) -> np.ndarray | None:
         try:
             return np.frombuffer(self.app.keys.decrypt(student_id, token), np.float32)
@@ -102,8 +113,17 @@ class FaceService:
     # --- consent -------------------------------------------------------------------------------
 
     def consent_of(self, student_id: str) -> dict | None:
+        """The consent in force (None when none was recorded, or it was revoked)."""
+        record = self.consent_record(student_id)
+        return None if record is None or record.get("revoked_at") is not None else record
+
+    def consent_record(self, student_id: str) -> dict | None:
+        """The latest consent on record, revoked or not."""
         df = self.app.db.query("SELECT * FROM consents WHERE student_id = ?", [student_id])
-        return None if df.empty else df.iloc[0].to_dict()
+        if df.empty:
+            return None
+        return {k: (None if v is pd.NaT or (not isinstance(v, str) and pd.isna(v)) else v)
+                for k, v in df.iloc[0].to_dict().items()}
 
     def record_consent(self, student_id: str, method: str, actor: str, purpose: str = "attendance and ceremony") -> None:
         if not method.strip():
@@ -125,6 +145,11 @@ class FaceService:
         """Check each photo; store an encrypted template for each good one. Nothing is processed without consent."""
         self._require_person(student_id)
         if self.consent_of(student_id) is None:
+            record = self.consent_record(student_id)
+            if record is not None:
+                raise ConsentRequiredError(
+                    f"Consent of {student_id} was revoked on {record['revoked_at']:%Y-%m-%d}: record consent again "
+                    "before enrolling photos.")
             raise ConsentRequiredError(f"No consent on record for {student_id}: record it before enrolling photos.")
         self.refresh()
         own = [v for s, v in self._vectors.values() if s == student_id]
@@ -177,7 +202,9 @@ class FaceService:
 
     def _keep_photo(self, student_id: str, template_id: str, data: bytes) -> None:
         # Only when an admin enabled it; encrypted with the person's key like every biometric.
-        folder = self.settings.data_path / "photos" / hashlib.sha256(student_id.encode()).hexdigest()[:20]
+        from core.privacy import photo_folder
+
+        folder = photo_folder(self.settings, student_id)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{template_id}.enc").write_text(self.app.keys.encrypt(student_id, data))
 

@@ -11,7 +11,8 @@ from core.services import Rollcall
 from tests.app.conftest import PASSWORDS, ROLES, as_user, texts
 
 PAGES = {key: str(PROJECT_ROOT / "pages" / f"{key}.py")
-         for key in ("home", "people", "sessions", "checkin", "my_attendance", "users", "devices", "audit", "account")}
+         for key in ("home", "people", "sessions", "checkin", "my_attendance", "users", "devices", "audit", "privacy",
+                     "account")}
 DENIED = "You do not have access to this page."
 
 
