@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import attendance, people
+from core import attendance, exports, people
 from pages._ui import get_app, require
 
 user = require("my_attendance")
@@ -32,5 +32,5 @@ st.dataframe(history[["starts_at", "class_name", "status", "checked_at", "method
                             "class_name": "Class", "status": "Status",
                             "checked_at": st.column_config.DatetimeColumn("Checked in", format="HH:mm"),
                             "method": "How"})
-st.download_button("Download CSV", history.to_csv(index=False).encode("utf-8-sig"),
+st.download_button("Download CSV", b"".join(exports.csv_stream([history])),
                    file_name=f"attendance-{person['student_id']}.csv", mime="text/csv")
