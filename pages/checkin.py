@@ -109,7 +109,7 @@ def live_panel() -> None:
         if crop:
             left.image(crop, width=56)
         score = "" if row.score is None or row.score != row.score else f" · {row.score:.2f}"  # NaN: no score
-        right.markdown(f"<div data-testid='rc-checkin' data-student='{row.student_id}'>"
+        right.markdown(f"<div data-testid='rc-checkin' data-student='{html.escape(str(row.student_id))}'>"
                        f"<b>{html.escape(str(row.name))}</b> · {row.status} · "
                        f"{row.checked_at:%H:%M:%S} · {row.method}{score}</div>", unsafe_allow_html=True)
 
