@@ -96,7 +96,8 @@ class Loader(threading.Thread):
 
     def stop(self) -> None:
         self._halt.set()
-        self.join(timeout=60)
+        if self.ident is not None:  # started
+            self.join(timeout=60)
 
 
 def device_steps(url: str, device_id: str, secret: str, batch: int = 5) -> Callable[[], list[str]]:

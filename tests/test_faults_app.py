@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import ExitStack
 from datetime import date
 from itertools import pairwise
 
@@ -40,7 +41,6 @@ def test_kill_9_of_the_app_ten_times_loses_nothing_and_rebuilds_identically(tmp_
     class_id, members = prepare(data)
     receiver = Receiver(data)
     secret = receiver.add_device("stage-1")
-    receiver.start()
     app = AppProcess(data, tmp_path / "app.log")
     rng = random.Random(8)
     # About 25 events/s, below what the app folds (a beam moves the ceremony: ≈ 80–100 a second on 2 cores), so
@@ -48,7 +48,10 @@ def test_kill_9_of_the_app_ten_times_loses_nothing_and_rebuilds_identically(tmp_
     beams = Loader(device_steps(receiver.url, "stage-1", secret), pause=0.3)
     checkins = Loader(checkin_steps(data / "events.sqlite", class_id, members, "load"), pause=0.12)
     kills, progress = 0, [0]
-    try:
+    with ExitStack() as cleanup:  # every process and thread is stopped, whatever fails
+        for stop in (receiver.stop, app.stop, beams.stop, checkins.stop):
+            cleanup.callback(stop)
+        receiver.start()
         app.start()
         beams.start()
         checkins.start()
@@ -56,7 +59,7 @@ def test_kill_9_of_the_app_ten_times_loses_nothing_and_rebuilds_identically(tmp_
             if n % 2:  # during the catch-up after a restart (its first batch is the largest)
                 time.sleep(rng.uniform(0.2, 2.5))
             else:  # once this life has committed something: in the steady flow, mid-batch or between
-                start = max(app.cursor, progress[-1] if progress else 0)
+                start = max(app.cursor, progress[-1])
                 deadline = time.monotonic() + 60
                 while app.cursor <= start and time.monotonic() < deadline:
                     time.sleep(0.05)
@@ -72,11 +75,6 @@ def test_kill_9_of_the_app_ten_times_loses_nothing_and_rebuilds_identically(tmp_
         head = receiver.log.head()
         app.wait_for_cursor(head)  # the restarted app catches up on its own
         app.kill()
-    finally:
-        beams.stop()
-        checkins.stop()
-        app.stop()
-        receiver.stop()
     assert kills == KILLS
     assert not beams.errors and not checkins.errors, (beams.errors[:3], checkins.errors[:3])
     assert len(beams.acknowledged) > 300 and len(checkins.acknowledged) > 150

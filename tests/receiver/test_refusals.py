@@ -144,12 +144,23 @@ def _replay(r, route, secrets):
     return send(r, route, path, body, headers), 409, "replayed_request"
 
 
+LIMITS = {"/v1/events": 256_000, "/v1/heartbeat": 4096, "/v1/frames": 700_000}  # core/config.py, receiver/app.py
+
+
+def _oversized(r, route, secrets):
+    path, body = route.request("dev-a", "b1")
+    limit = next(v for k, v in LIMITS.items() if path.startswith(k))
+    body = body[:-2] + b" " * (limit + 1 - len(body)) + body[-2:]  # still well-formed, one byte too long
+    return send(r, route, path, body, signed_headers("dev-a", secrets["dev-a"], "POST", path, body,
+                                                     int(time.time()))), 413, "body_too_large"
+
+
 CASES = {
     "unsigned": _unsigned, "half-signed": _half_signed, "bad-signature": _bad_signature,
     "unknown-device": _unknown_device, "revoked-device": _revoked_device,
     "A-signs-claims-B-in-header": _claims_other_in_header, "A-signs-claims-B-in-body": _claims_other_in_body,
     "stale-timestamp": _stale, "future-timestamp": _from_the_future, "path-changed": _signed_for_another_path,
-    "replay": _replay,
+    "replay": _replay, "oversized": _oversized,
 }
 # A frame names no device but the signed header's, so "claims B in the body" cannot be said on that route.
 MATRIX = [(route, case) for route in ROUTES for case in CASES
