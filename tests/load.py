@@ -1,9 +1,11 @@
 """Load for the fault and soak runs: a signed device through the real receiver, check-ins appended to the log
-by another writer, and the app process (tests/app_process.py) that folds them, which can be killed and restarted.
+by another writer, and the app that folds them — the real `streamlit run`, or the same start-up in a process that
+reports its ingestor's position (tests/app_process.py) — which can be killed and restarted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -58,6 +60,58 @@ class AppProcess:
 
     def kill(self) -> None:
         """kill -9, then wait until it is gone (DuckDB has one writer: the next one starts only after)."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.kill()
+
+    def rss_kb(self) -> int:
+        return rss_kb(self.proc.pid)
+
+
+class StreamlitApp:
+    """The real app: `streamlit run streamlit_app.py` on a free loopback port. Streamlit runs the script only for
+    a session, so `start` opens one over the app's websocket, as a browser tab does, and waits for the first
+    run to finish (`get_app()` has then opened the store and started the ingestor and the workers)."""
+
+    def __init__(self, data_dir: Path, log_file: Path):
+        from tests.browser.conftest import free_port
+
+        self.env = {**os.environ, "ROLLCALL_DATA_DIR": str(data_dir)}
+        self.log_file = log_file
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> StreamlitApp:
+        from tests.browser.conftest import wait_http
+
+        with self.log_file.open("a") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(self.port),
+                 "--server.address", "127.0.0.1", "--server.headless", "true"],
+                cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        wait_http(f"http://127.0.0.1:{self.port}/_stcore/health", timeout=timeout)
+        asyncio.run(asyncio.wait_for(self._first_run(), timeout))
+        return self
+
+    async def _first_run(self) -> None:
+        import websockets
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        async with websockets.connect(f"ws://127.0.0.1:{self.port}/_stcore/stream") as ws:
+            rerun = BackMsg()
+            rerun.rerun_script.query_string = ""
+            await ws.send(rerun.SerializeToString())
+            while True:
+                msg = ForwardMsg()
+                msg.ParseFromString(await ws.recv())
+                if msg.WhichOneof("type") == "script_finished":
+                    return
+
+    def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
 
