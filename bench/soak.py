@@ -2,11 +2,13 @@
 
     .venv/bin/python -m bench.soak [--minutes 60] [--speed 30] [--graduates 360] [--checkins 1200] [--sample 2]
 
-Real processes on loopback: the receiver (uvicorn) and the app process (its store, ingestor and workers, as
-the first page view starts them: tests/app_process.py). A simulated stage sensor posts signed front and back
-beams and heartbeats through the receiver for every graduate of an auto-advancing ceremony; another writer
-appends check-ins (attendance events) into sessions scheduled on the way. `--minutes` of ceremony run in
-minutes / speed of real time. Every `--sample` seconds the RSS of both processes is read from /proc.
+Real processes on loopback: the receiver (uvicorn) and the app (`streamlit run`) with a live board open — a
+session that runs the board page every half second over the app's websocket, as a browser tab's timer does.
+A simulated stage sensor posts signed front and back beams and heartbeats through the receiver for every
+graduate of an auto-advancing ceremony; another writer appends check-ins (attendance events) into sessions
+scheduled on the way. `--minutes` of ceremony run in minutes / speed of real time. Every `--sample` seconds the
+RSS of both processes is read from /proc. `--app process` runs the app's start-up alone instead
+(tests/app_process.py), which reports how far its ingestor is behind.
 
 Printed: events and events/s, how far the app's ingestor fell behind, RSS start / end / max, growth after the
 warm-up (the first quarter) and the trend over the second half, error lines in the logs, and a check that
@@ -36,9 +38,10 @@ from core.config import PROJECT_ROOT, Settings
 from core.eventlog import Event, SQLiteEventLog
 from core.roster import parse_roster
 from core.services import Rollcall
+from pages._ceremony_ui import LIVE_REFRESH_SECONDS
 from receiver.simulate import SimulatedDevice
 from tests.browser.conftest import free_port, wait_http
-from tests.load import AppProcess, checkin_steps, rss_kb
+from tests.load import AppProcess, StreamlitApp, checkin_steps, rss_kb
 
 ERROR_LINE = re.compile(r"Traceback|\bERROR\b|CRITICAL|Exception", re.IGNORECASE)
 WARM_UP = 0.25  # the first quarter of the run: imports, caches, the first folds
@@ -92,8 +95,9 @@ class Result:
     checkins: int
     checkins_folded: int
     events_in_log: int
-    drain_seconds: float
-    max_lag: int
+    drain_seconds: float | None  # with --app process: when the ingestor had caught up after the load
+    max_lag: int | None  # with --app process: most events in the log not yet folded
+    board_runs: list[float]  # with --app streamlit: how long each run of the live board took
     app: Memory
     receiver: Memory
     error_lines: list[str]
@@ -110,7 +114,10 @@ class Result:
              f"appended ({self.checkins_folded} folded); {self.events_per_second:.1f} events/s; "
              f"{self.events_in_log} events in the log"),
             (f"app ingestor: at most {self.max_lag} events behind; caught up {self.drain_seconds:.1f} s after the "
-             f"load stopped; {self.ingest_errors} events it could not fold"),
+             f"load stopped; {self.ingest_errors} events it could not fold" if self.max_lag is not None else
+             f"live board open throughout: {len(self.board_runs)} runs, p50 {np.median(self.board_runs) * 1000:.0f} "
+             f"ms, p95 {np.percentile(self.board_runs, 95) * 1000:.0f} ms; the app had folded every event 2 s after "
+             f"the load; {self.ingest_errors} events it could not fold"),
             f"RSS app      {self.app}",
             f"RSS receiver {self.receiver}",
             f"error lines in the logs: {len(self.error_lines)}"
@@ -144,7 +151,10 @@ def prepare(data: Path, graduates: int, students: int) -> tuple[str, str, list[s
 
 
 def run(*, minutes: float = 60, speed: float = 30, graduates: int = 360, checkins: int = 1200,
-        sample: float = 2.0, work: Path | None = None) -> Result:
+        sample: float = 2.0, work: Path | None = None, real_app: bool = True) -> Result:
+    """With `real_app`, the app is `streamlit run` with a live board open (re-run every half second over its
+    websocket, as the board's timer does); otherwise the app's start-up in a process that reports its
+    ingestor's position (tests/app_process.py), which gives the ingest lag."""
     with tempfile.TemporaryDirectory() as tmp:
         work = work or Path(tmp)
         data = work / "data"
@@ -159,7 +169,8 @@ def run(*, minutes: float = 60, speed: float = 30, graduates: int = 360, checkin
             receiver = subprocess.Popen([sys.executable, "-m", "uvicorn", "receiver.app:app", "--host", "127.0.0.1",
                                          "--port", str(port), "--log-level", "warning"], cwd=PROJECT_ROOT, env=env,
                                         stdout=out, stderr=subprocess.STDOUT)
-        app = AppProcess(data, work / "app.log")
+        app = StreamlitApp(data, work / "app.log") if real_app else AppProcess(data, work / "app.log")
+        board_runs: list[float] = []
         samples, counts = Samples(), {"beams": 0, "heartbeats": 0, "checkins": 0}
         stop = threading.Event()
         real = minutes * 60 / speed
@@ -192,7 +203,8 @@ def run(*, minutes: float = 60, speed: float = 30, graduates: int = 360, checkin
                     counts["checkins"] += 1
 
             def take_sample() -> None:
-                samples.lag.append(max(0, log.head() - app.cursor))
+                if not real_app:
+                    samples.lag.append(max(0, log.head() - app.cursor))
                 samples.app_kb.append(app.rss_kb())
                 samples.receiver_kb.append(rss_kb(receiver.pid))
                 samples.t.append(time.monotonic() - started)
@@ -202,16 +214,29 @@ def run(*, minutes: float = 60, speed: float = 30, graduates: int = 360, checkin
                 while not stop.wait(sample):
                     take_sample()
 
-            threads = [threading.Thread(target=f, daemon=True) for f in (stage, checkin, sampler)]
+            def board() -> None:
+                token = ceremonies.view_token(Settings(data_dir=data), cid)
+                board_runs.extend(app.watch(f"view=board&ceremony={cid}&token={token}", LIVE_REFRESH_SECONDS,
+                                            board_stop))
+
+            board_stop = threading.Event()
+            work_threads = [stage, checkin, sampler] + ([board] if real_app else [])
+            threads = [threading.Thread(target=f, daemon=True) for f in work_threads]
             for thread in threads:
                 thread.start()
             threads[0].join(timeout=real * 3 + 120)
             threads[1].join(timeout=real + 120)
             load_done = time.monotonic()
-            app.wait_for_cursor(log.head(), timeout=300)
-            drain = time.monotonic() - load_done
+            if real_app:
+                time.sleep(2.0)  # four runs of the board, each folding what came in
+                drain = None
+            else:
+                app.wait_for_cursor(log.head(), timeout=300)
+                drain = time.monotonic() - load_done
             stop.set()
-            threads[2].join(timeout=sample + 30)
+            board_stop.set()
+            for thread in threads[2:]:
+                thread.join(timeout=sample + 30)
             take_sample()
             elapsed = load_done - started
         finally:
@@ -234,7 +259,8 @@ def run(*, minutes: float = 60, speed: float = 30, graduates: int = 360, checkin
                   for line in path.read_text().splitlines() if ERROR_LINE.search(line)]
         return Result(real_seconds=elapsed, graduates=graduates, received=received, beams=counts["beams"],
                       heartbeats=counts["heartbeats"], checkins=counts["checkins"], checkins_folded=checkins_folded,
-                      events_in_log=log.head(), drain_seconds=drain, max_lag=max(samples.lag, default=0),
+                      events_in_log=log.head(), drain_seconds=drain, max_lag=max(samples.lag) if samples.lag else None,
+                      board_runs=board_runs,
                       app=memory(samples.t, samples.app_kb), receiver=memory(samples.t, samples.receiver_kb),
                       error_lines=errors, ingest_errors=ingest_errors)
 
@@ -246,11 +272,13 @@ def main() -> None:
     parser.add_argument("--graduates", type=int, default=360)
     parser.add_argument("--checkins", type=int, default=1200)
     parser.add_argument("--sample", type=float, default=2.0, help="seconds between RSS samples")
+    parser.add_argument("--app", choices=["streamlit", "process"], default="streamlit",
+                        help="the real app with a live board open, or its start-up alone (reports ingest lag)")
     args = parser.parse_args()
     print(f"Simulating {args.minutes:g} min at {args.speed:g}× ({args.minutes * 60 / args.speed:.0f} s), "
           f"{os.cpu_count()} cores ...", flush=True)
     result = run(minutes=args.minutes, speed=args.speed, graduates=args.graduates, checkins=args.checkins,
-                 sample=args.sample)
+                 sample=args.sample, real_app=args.app == "streamlit")
     print(result.report())
 
 

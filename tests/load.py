@@ -98,18 +98,27 @@ class StreamlitApp:
 
     async def _first_run(self) -> None:
         import websockets
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         async with websockets.connect(f"ws://127.0.0.1:{self.port}/_stcore/stream") as ws:
-            rerun = BackMsg()
-            rerun.rerun_script.query_string = ""
-            await ws.send(rerun.SerializeToString())
-            while True:
-                msg = ForwardMsg()
-                msg.ParseFromString(await ws.recv())
-                if msg.WhichOneof("type") == "script_finished":
-                    return
+            await _run_page(ws, "")
+
+    def watch(self, query_string: str, every: float, stop: threading.Event) -> list[float]:
+        """A browser tab on one page, run again every `every` seconds (as a live board's timer does) until
+        `stop`; returns how long each run took."""
+        import websockets
+
+        took: list[float] = []
+
+        async def tab() -> None:
+            async with websockets.connect(f"ws://127.0.0.1:{self.port}/_stcore/stream", max_size=2**26) as ws:
+                while not stop.is_set():
+                    started = time.monotonic()
+                    await _run_page(ws, query_string)
+                    took.append(time.monotonic() - started)
+                    await asyncio.sleep(max(0.0, every - took[-1]))
+
+        asyncio.run(tab())
+        return took
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -121,6 +130,21 @@ class StreamlitApp:
 
     def rss_kb(self) -> int:
         return rss_kb(self.proc.pid)
+
+
+async def _run_page(ws, query_string: str) -> None:
+    """Ask for a run of the page (what a browser sends on load or rerun) and wait until it has finished."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    rerun = BackMsg()
+    rerun.rerun_script.query_string = query_string
+    await ws.send(rerun.SerializeToString())
+    while True:
+        msg = ForwardMsg()
+        msg.ParseFromString(await ws.recv())
+        if msg.WhichOneof("type") == "script_finished":
+            return
 
 
 def rss_kb(pid: int) -> int:

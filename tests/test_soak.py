@@ -1,5 +1,6 @@
 """A short soak (bench/soak.py for the long one): ten minutes of ceremony and check-ins at 30× through the real
-receiver into the app process. Everything arrives and is folded, no error is logged, memory stays put."""
+receiver into the real app with a live board open. Everything arrives and is folded, no error is logged, memory
+stays put."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def test_a_short_accelerated_ceremony_with_check_ins(tmp_path):
     assert result.checkins_folded == result.checkins == 200
     assert result.beams == 120 and result.heartbeats >= 5
     assert result.ingest_errors == 0 and result.error_lines == []
-    assert result.max_lag < 100 and result.drain_seconds < 10  # the app keeps up with the load
+    assert len(result.board_runs) > 20 and max(result.board_runs) < 5  # the board kept drawing
     # 20 s is too short to call a trend; it does show a leak that grows with each request or event.
     assert result.receiver.growth_after_warm_up_mb < 5
     assert result.app.growth_after_warm_up_mb < 30
