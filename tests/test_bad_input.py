@@ -257,3 +257,30 @@ def test_html_in_names_is_escaped_on_the_board_and_the_announcer(seeded):  # noq
             assert name not in body, (page, name)
             assert name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in body.replace(
                 "&quot;", '"').replace("&#x27;", "'"), (page, name)
+
+
+MARKDOWN_NAMES = ["![x](http://evil.example/pixel.png)", "[click](http://evil.example) :red[red] **bold**",
+                  "$\\frac{1}{0}$ <http://evil.example> ~~struck~~"]
+
+
+def test_markdown_in_names_is_shown_as_typed_on_the_console_and_the_people_page(seeded):  # noqa: F811 - fixture
+    """Streamlit renders markdown: a name must not become an image that browsers fetch, a link, maths or colour."""
+    from core import ceremonies
+    from core.config import PROJECT_ROOT
+    from pages._ui import plain
+
+    app = Rollcall(seeded)
+    cid = app.db.scalar("SELECT ceremony_id FROM ceremonies")
+    first = app.db.scalar("SELECT student_id FROM ceremony_entries WHERE ceremony_id = ? ORDER BY order_no "
+                          "LIMIT 1", [cid])
+    people.update(app, "admin", first, {"name": MARKDOWN_NAMES[0], "name_en": MARKDOWN_NAMES[1]}, reason="test")
+    ceremonies.act(app, "op", cid, "ceremony.started")
+    ceremonies.call_next(app, "op", cid)
+    app.close()
+    at = as_user(str(PROJECT_ROOT / "pages" / "ceremony.py"), "op").run()
+    assert not at.exception, at.exception
+    shown = [m.value for m in at.markdown]
+    assert f"## {plain(MARKDOWN_NAMES[0])}" in shown
+    for name in MARKDOWN_NAMES:
+        assert plain(name) != name and not any(name in text for text in shown)
+    assert plain("สมชาย ใจดี (Somchai) 6501001.csv") == "สมชาย ใจดี (Somchai) 6501001.csv"  # plain text unchanged
