@@ -35,7 +35,7 @@ def test_kill_9_ten_times_during_load_loses_no_acknowledged_event(live):
                 except httpx.TransportError:
                     pass
                 time.sleep(0.05)
-            time.sleep(0.01)
+            time.sleep(0.03)  # slow enough that the load outlasts the ten kills
         sent.set()
 
     loader = threading.Thread(target=device)
