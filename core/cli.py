@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -75,6 +76,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 cwd=PROJECT_ROOT)
     print(f"Rollcall app:      {app_url}\nDevice receiver:   {receiver_url}  (API docs {receiver_url}/docs)\n"
           "Ctrl-C stops both.", flush=True)
+
+    def stop(signum, _frame) -> None:
+        raise KeyboardInterrupt  # `kill`, a service manager or a closed terminal: stop both like Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     try:
         return app_proc.wait()
     except KeyboardInterrupt:

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     firestore_prefix: str = "rollcall"
     firestore_credentials: Path | None = None
     ingest_poll_seconds: float = 0.5
+    ingest_max_transaction_seconds: float = 0.5  # the ingestor commits at least this often while it folds
 
     # Device receiver (receiver/app.py)
     receiver_host: str = "127.0.0.1"

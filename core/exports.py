@@ -2,6 +2,7 @@
 
 Every text cell is neutralised against formula injection: a cell that starts with = + - @ (or a tab
 or carriage return) is prefixed with an apostrophe, so a name like `=HYPERLINK(...)` stays text in Excel.
+Excel cells also lose the control characters a worksheet cannot hold (one would fail the whole export).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +23,8 @@ from core.reports import FONT, FONT_FILE, _clean, _clusters, _needs_shaping
 log = logging.getLogger(__name__)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXCEL_MAX_ROWS = 1_048_575
+EXCEL_MAX_CELL_CHARS = 32_767
+_NOT_IN_WORKSHEETS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl refuses to write
 
 
 def neutralise(value):
@@ -29,11 +33,17 @@ def neutralise(value):
     return value
 
 
-def _safe(frame: pd.DataFrame) -> pd.DataFrame:
+def _for_excel(value):
+    if isinstance(value, str):
+        return _NOT_IN_WORKSHEETS.sub("", value)[:EXCEL_MAX_CELL_CHARS]
+    return value
+
+
+def _safe(frame: pd.DataFrame, excel: bool = False) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise)
+            out[col] = out[col].map(_for_excel).map(neutralise) if excel else out[col].map(neutralise)
         elif isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_localize(None)  # Excel has no time zones: local wall-clock time
     return out
@@ -44,11 +54,13 @@ def csv_stream(frames: Iterable[pd.DataFrame], columns: list[str] | None = None)
     Times are written as local wall-clock times without an offset (what Excel reads, and 3× faster)."""
     first = True
     for frame in frames:
-        text = _safe(frame).to_csv(index=False, header=first)
+        # CRLF ends a row (RFC 4180), so a cell holding a bare \r is quoted: unquoted, a reader would start a
+        # new row there, and "x\r=cmd|..." would put a live formula at the start of it.
+        text = _safe(frame).to_csv(index=False, header=first, lineterminator="\r\n")
         yield ("\ufeff" + text if first else text).encode("utf-8")
         first = False
     if first:
-        yield ("\ufeff" + (",".join(columns) + "\n" if columns else "")).encode("utf-8")
+        yield ("\ufeff" + (",".join(columns) + "\r\n" if columns else "")).encode("utf-8")
 
 
 def excel_bytes(frames: Iterable[pd.DataFrame], sheet: str = "Rollcall") -> bytes:
@@ -58,7 +70,7 @@ def excel_bytes(frames: Iterable[pd.DataFrame], sheet: str = "Rollcall") -> byte
         raise ValueError(f"{len(frame):,} rows do not fit in one Excel sheet; export CSV instead")
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        _safe(frame).to_excel(writer, index=False, sheet_name=sheet[:31])
+        _safe(frame, excel=True).to_excel(writer, index=False, sheet_name=sheet[:31])
     return buffer.getvalue()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,12 +19,16 @@ log = logging.getLogger(__name__)
 class Ingestor(Poller):
     name = "rollcall-ingestor"
 
-    def __init__(self, events: EventLog, db: Database, *, batch_size: int = 500):
+    def __init__(self, events: EventLog, db: Database, *, batch_size: int = 500,
+                 max_transaction_seconds: float = 0.5):
         super().__init__()
         self.events = events
         self.db = db
         self.batch_size = batch_size
-        self._lock = threading.RLock()
+        # A transaction ends after this long even mid-batch: a crash then loses at most that much work, and an
+        # app restarted on a large backlog commits progress at once (slow events fold in about 10 ms each).
+        self.max_transaction_seconds = max_transaction_seconds
+        self._lock = threading.RLock()  # re-entered: rebuild folds the last events under it
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -43,17 +48,22 @@ class Ingestor(Poller):
                 batch = self.events.read_after(self.cursor(), self.batch_size)
                 if not batch:
                     return done
-                self._fold(batch)
-                done += len(batch)
+                done += self._fold(batch)
 
-    def _fold(self, batch: list[StoredEvent]) -> None:
-        # The cursor moves in the same transaction as the changes: a crash mid-batch replays it whole.
+    def _fold(self, batch: list[StoredEvent]) -> int:
+        """Fold the batch, or as much of it as fits in one transaction's time; returns how many were folded."""
+        # The cursor moves in the same transaction as the changes: a crash mid-transaction replays it whole.
         try:
             with self.db.write() as cur:
+                started = time.monotonic()
+                folded = 0
                 for stored in batch:
                     projections.apply(cur, stored.event)
-                cur.execute("UPDATE ingest_state SET cursor = ? WHERE id = 1", [batch[-1].position])
-            return
+                    folded += 1
+                    if time.monotonic() - started > self.max_transaction_seconds:
+                        break
+                cur.execute("UPDATE ingest_state SET cursor = ? WHERE id = 1", [batch[folded - 1].position])
+            return folded
         except Exception:
             log.exception("batch failed; folding one event at a time")
         for stored in batch:
@@ -67,6 +77,7 @@ class Ingestor(Poller):
                     cur.execute("INSERT OR REPLACE INTO ingest_errors VALUES (?, ?, ?, ?)",
                                 [stored.position, stored.event.id, stored.event.kind, str(exc)[:1000]])
                     cur.execute("UPDATE ingest_state SET cursor = ? WHERE id = 1", [stored.position])
+        return len(batch)
 
     def rebuild(self) -> int:
         """Replay the whole log into a new read model, made aside and swapped in; returns the events folded.

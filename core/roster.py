@@ -625,6 +625,11 @@ def _find_header(
 # Field validation
 
 _SCIENTIFIC = re.compile(r"[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]+")
+# The ids QR cards and URLs can carry (core/qr.py): letters, digits, - and _.
+_STUDENT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+MAX_TEXT_CHARS = 200  # a name, guardian or department longer than this is a pasting mistake (or an attack)
+_FORMULA_START = "=+-@"  # a spreadsheet would run a cell that starts with one of these
+_TEXT_FIELDS = ("name", "name_en", "guardian_name", "department")
 _WHOLE_FLOAT = re.compile(r"(\+?[0-9]+)\.0+")
 _PHONE_JUNK = re.compile(r"[\s\-\u2010-\u2015.()]")
 _EMAIL = re.compile(
@@ -650,7 +655,22 @@ def _clean_student_id(value: str) -> tuple[str | None, str | None]:
         return None, (f"{_quote(value)} is a number Excel shortened (scientific notation), so the real id is "
                       "lost; format the column as Text in Excel and export again")
     whole = _WHOLE_FLOAT.fullmatch(value)
-    return (whole.group(1) if whole else value), None  # "6401001.0" from a pandas/Excel export
+    value = whole.group(1) if whole else value  # "6401001.0" from a pandas/Excel export
+    if not _STUDENT_ID.fullmatch(value):
+        return None, (f"{_quote(value)} is not a student id: use letters, digits, - and _ only "
+                      "(at most 32 characters)")
+    return value, None
+
+
+def _text_problem(value: str) -> str | None:
+    """Why a free-text cell (name, guardian, department) cannot be imported, or None."""
+    if len(value) > MAX_TEXT_CHARS:
+        return f"is {len(value):,} characters long; the limit is {MAX_TEXT_CHARS}"
+    if len(value) > 1 and value[0] in _FORMULA_START:
+        return f"{_quote(value)} starts with '{value[0]}' like a spreadsheet formula; remove that sign"
+    if _CONTROL.search(value):
+        return f"{_quote(value)} contains control characters"
+    return None
 
 
 def _clean_phone(value: str) -> tuple[str | None, bool, str | None]:
@@ -711,6 +731,8 @@ def clean_field(field: str, value: str | int | None) -> str | int | None:
         problem = None if _EMAIL.fullmatch(clean) else f"{_quote(text)} is not an e-mail address"
     elif field == "student_id":
         clean, problem = _clean_student_id(text)
+    elif field in _TEXT_FIELDS:
+        clean, problem = text, _text_problem(text)
     elif field == "rfid_tag":  # the card's UID as the reader prints it: hex, any separators
         clean = re.sub(r"[\s:-]", "", text).upper()
         problem = None if re.fullmatch(r"[0-9A-F]{4,32}", clean) else f"{_quote(text)} is not an RFID card UID (hex)"
@@ -764,6 +786,10 @@ class _RowChecker:
         name = _join_name(values, name_is_given)
         if not name:
             fail("name", "name is empty")
+        for column in _TEXT_FIELDS:
+            text = name if column == "name" else values.get(column)
+            if text and (problem := _text_problem(text)):
+                fail(column, f"{LABELS[column]} {problem}" if problem.startswith("is ") else problem)
 
         phone, restored = values.get("phone"), False
         if phone is not None:

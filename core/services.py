@@ -19,7 +19,8 @@ class Rollcall:
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
         self.log: EventLog = open_event_log(self.settings)
         self.db = Database(self.settings.duckdb_path, timezone=self.settings.timezone)
-        self.ingestor = Ingestor(self.log, self.db)
+        self.ingestor = Ingestor(self.log, self.db,
+                                 max_transaction_seconds=self.settings.ingest_max_transaction_seconds)
         self._keys = None
         self._faces = None
         self._lazy = threading.Lock()

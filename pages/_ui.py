@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -36,6 +37,16 @@ def unknown_face_alerts(app: Rollcall):
     from core.alerts import UnknownFaceAlerts
 
     return next(w for w in app.workers if isinstance(w, UnknownFaceAlerts))
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>~$:#])")  # what makes links, images, emphasis, maths, colours, icons
+
+
+def plain(text) -> str:
+    """Text someone typed (a name, a class, a file name) for st.markdown, st.write, st.title or a caption: shown as
+    typed, never as a link, an image, a colour, maths or formatting (`![x](http://…)` in a roster would otherwise
+    make every viewer's browser fetch that address)."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 def get_app() -> Rollcall:

@@ -2,7 +2,7 @@ import streamlit as st
 
 from core import ceremonies
 from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, tiles
-from pages._ui import get_app, require_view
+from pages._ui import get_app, plain, require_view
 
 fixed = require_view("board")
 app = get_app()
@@ -10,8 +10,8 @@ ceremony_id = pick_ceremony(app, fixed, key="board_ceremony")
 if ceremony_id is None:
     st.stop()
 info = ceremonies.info(app, ceremony_id)
-st.title(info["name"])
-st.caption(f"{info['on_date']:%A %d %B %Y} · {info['venue'] or ''} · live board")
+st.title(plain(info["name"]))
+st.caption(f"{info['on_date']:%A %d %B %Y} · {plain(info['venue'] or '')} · live board")
 
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)

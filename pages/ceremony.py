@@ -6,7 +6,7 @@ from core import ceremonies
 from core.ceremony import LABELS, STATUSES, CeremonyError
 from core.qr import qr_png
 from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, status_chip
-from pages._ui import get_app, require
+from pages._ui import get_app, plain, require
 
 user = require("ceremony")
 app = get_app()
@@ -92,7 +92,7 @@ def console() -> None:
         else:
             row = board.loc[current.student_id]
             st.markdown(f"#### #{current.order_no} · {status_chip(current.status)}", unsafe_allow_html=True)
-            st.markdown(f"## {row['name']}")
+            st.markdown(f"## {plain(row['name'])}")
             st.caption(" · ".join(x for x in (row["name_en"], row["department"], current.student_id) if x))
         b = st.columns(4)
         b[0].button("Call next", type="primary", key="call_next", shortcut="n", disabled=not running,

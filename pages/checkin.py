@@ -9,7 +9,7 @@ import streamlit_webrtc
 
 from core import attendance, sessions
 from core.checkin.live import LiveCheckin
-from pages._ui import get_app, require, unknown_face_alerts
+from pages._ui import get_app, plain, require, unknown_face_alerts
 
 LIVE_REFRESH_SECONDS = 0.3  # the latest check-ins list: a record shows within ≈ 0.5 s of the first face
 
@@ -100,7 +100,7 @@ def live_panel() -> None:
         st.caption("Pick a session to record attendance.")
         return
     recorded = attendance.latest_checkins(app, session["session_id"])
-    st.markdown(f"**Latest check-ins** · {session['class_name']}")
+    st.markdown(f"**Latest check-ins** · {plain(session['class_name'])}")
     if recorded.empty:
         st.caption("Nobody yet.")
     for row in recorded.itertuples():
@@ -109,7 +109,7 @@ def live_panel() -> None:
         if crop:
             left.image(crop, width=56)
         score = "" if row.score is None or row.score != row.score else f" · {row.score:.2f}"  # NaN: no score
-        right.markdown(f"<div data-testid='rc-checkin' data-student='{row.student_id}'>"
+        right.markdown(f"<div data-testid='rc-checkin' data-student='{html.escape(str(row.student_id))}'>"
                        f"<b>{html.escape(str(row.name))}</b> · {row.status} · "
                        f"{row.checked_at:%H:%M:%S} · {row.method}{score}</div>", unsafe_allow_html=True)
 

@@ -1,7 +1,7 @@
 import streamlit as st
 
-from core import attendance, people
-from pages._ui import get_app, require
+from core import attendance, exports, people
+from pages._ui import get_app, plain, require
 
 user = require("my_attendance")
 app = get_app()
@@ -11,7 +11,7 @@ st.title("My attendance")
 if person is None:
     st.error("Your account is not linked to a person on the roster. Ask an administrator.")
     st.stop()
-st.write(f"**{person['name']}**" + (f" · {person['name_en']}" if person.get("name_en") else "")
+st.write(f"**{plain(person['name'])}**" + (f" · {plain(person['name_en'])}" if person.get("name_en") else "")
          + f" · {person['student_id']}")
 
 history = attendance.student_history(app, person["student_id"])
@@ -32,5 +32,5 @@ st.dataframe(history[["starts_at", "class_name", "status", "checked_at", "method
                             "class_name": "Class", "status": "Status",
                             "checked_at": st.column_config.DatetimeColumn("Checked in", format="HH:mm"),
                             "method": "How"})
-st.download_button("Download CSV", history.to_csv(index=False).encode("utf-8-sig"),
+st.download_button("Download CSV", b"".join(exports.csv_stream([history])),
                    file_name=f"attendance-{person['student_id']}.csv", mime="text/csv")

@@ -4,7 +4,7 @@ import streamlit as st
 from core import ceremonies, people
 from core.qr import qr_png
 from core.roster import RosterFileError, parse_roster
-from pages._ui import get_app, require
+from pages._ui import get_app, plain, require
 
 user = require("people")
 app = get_app()
@@ -104,7 +104,7 @@ with find_tab:
     picked = table.selection.rows if table and table.selection else []
     if picked:
         person = people.get(app, found.iloc[picked[0]]["student_id"])
-        st.subheader(person["name"] + (f" · {person['name_en']}" if person.get("name_en") else ""))
+        st.subheader(plain(person["name"] + (f" · {person['name_en']}" if person.get("name_en") else "")))
         st.caption(f"Student id {person['student_id']} · {person['photo_count']} enrolled photo(s) · "
                    f"updated {person['updated_at']:%Y-%m-%d %H:%M}")
         with st.form(f"edit_{person['student_id']}"):
@@ -169,7 +169,7 @@ with import_tab:
             preview = parse_roster(uploaded.getvalue(), uploaded.name, max_bytes=app.settings.max_roster_bytes,
                                    max_rows=app.settings.max_roster_rows)
         except RosterFileError as exc:
-            st.error(f"{uploaded.name}: {exc}")
+            st.error(plain(f"{uploaded.name}: {exc}"))
         else:
             for note in preview.notes:
                 st.info(note)
@@ -214,7 +214,7 @@ with photos_tab:
             result = enroll_zip(app.faces, bundle.getvalue(), user.username, consent_method=consent_method or None,
                                 progress=lambda n, total, name: bar.progress(n / total, text=f"{name} ({n}/{total})"))
         except (ZipError, WeightsError) as exc:
-            st.error(f"{bundle.name}: {exc}")
+            st.error(plain(f"{bundle.name}: {exc}"))
         else:
             st.session_state["zips"] = st.session_state.get("zips", 0) + 1
             bar.progress(1.0, text="Done")

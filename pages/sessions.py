@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import sessions
 from core.sessions import CORRECTION_STATUSES, LIVENESS, WEEKDAYS, SessionError
-from pages._ui import get_app, require
+from pages._ui import get_app, plain, require
 
 user = require("sessions")
 app = get_app()
@@ -74,7 +74,7 @@ def end_controls(session: dict) -> None:
             st.session_state["confirm_end"] = sid
             st.rerun()
         return
-    st.warning(f"End attendance for {session['class_name']} now? Nobody more will be checked in; "
+    st.warning(f"End attendance for {plain(session['class_name'])} now? Nobody more will be checked in; "
                "records can still be corrected.")
     c1, c2, _ = st.columns([1, 1, 3])
     if c1.button("Yes, end attendance", type="primary", key="end_confirm"):
@@ -207,7 +207,7 @@ with classes_tab:
                     then=lambda: st.session_state.update(class_pick_next=saved_id.strip()))
     if existing is not None:
         members = sessions.class_members(app, choice)
-        st.markdown(f"**Members of {existing['name']}** ({len(members)})")
+        st.markdown(f"**Members of {plain(existing['name'])}** ({len(members)})")
         if members.empty:
             st.caption("Nobody yet: pick members above and save.")
         else:

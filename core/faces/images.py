@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import struct
+import warnings
 
 import cv2
 import numpy as np
+from PIL import Image
 
 
 class ImageError(ValueError):
@@ -31,6 +34,22 @@ def _declared_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _other_size(data: bytes, name: str) -> tuple[int, int] | None:
+    """Width and height of any other format OpenCV would decode (WebP, TIFF, BMP, ...), from its header only.
+
+    OpenCV allocates the whole picture before it looks at the pixels, so a few kB of WebP or TIFF that
+    declare 16000×16000 pixels would cost gigabytes if decoded first."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: the image is too large") from None
+    except Exception:  # noqa: BLE001 - not an image Pillow knows: OpenCV is not asked either
+        return None
+
+
 def decode_image(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> np.ndarray:
     """A BGR uint8 image, or ImageError saying why not."""
     if not data:
@@ -38,6 +57,10 @@ def decode_image(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> 
     if len(data) > max_bytes:
         raise ImageError(f"{name}: {len(data) / 1e6:.1f} MB is larger than the {max_bytes / 1e6:.0f} MB limit")
     size = _declared_size(data)
+    if size is None:
+        size = _other_size(data, name)
+        if size is None and data[:2] != b"\xff\xd8" and data[:4] != b"\x89PNG":
+            raise ImageError(f"{name}: not an image (use a JPEG or PNG photo)")
     if size and size[0] * size[1] > max_pixels:
         raise ImageError(f"{name}: {size[0]}×{size[1]} pixels is too large (limit {max_pixels / 1e6:.0f} megapixels)")
     if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -10,9 +12,15 @@ from core.config import PROJECT_ROOT
 from core.services import Rollcall
 from tests.app.conftest import PASSWORDS, ROLES, as_user, texts
 
-PAGES = {key: str(PROJECT_ROOT / "pages" / f"{key}.py")
-         for key in ("home", "people", "sessions", "checkin", "my_attendance", "users", "devices", "audit", "privacy",
-                     "account")}
+
+def _menu_pages() -> dict[str, str]:
+    """The app's own list (streamlit_app.PAGES), read from its source: a page added there is tested here at once."""
+    tree = ast.parse((PROJECT_ROOT / "streamlit_app.py").read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
+    return {key: str(PROJECT_ROOT / path) for key, path, *_ in ast.literal_eval(node.value)}
+
+
+PAGES = _menu_pages()
 DENIED = "You do not have access to this page."
 
 
@@ -57,6 +65,12 @@ def test_first_sign_in_forces_a_new_password(seeded):
     assert at.session_state["user"].must_change is False
 
 
+def test_every_page_is_in_the_menu_and_has_roles():
+    files = {p.stem for p in (PROJECT_ROOT / "pages").glob("*.py") if not p.stem.startswith("_")} - {"login"}
+    assert set(PAGES) == files == set(auth.PAGE_ROLES)
+    assert {"sessions", "checkin", "statistics", "ceremony", "board", "announcer"} <= set(PAGES)
+
+
 @pytest.mark.parametrize("username", list(ROLES))
 @pytest.mark.parametrize("page", list(PAGES))
 def test_each_role_sees_only_its_pages(seeded, username, page):
@@ -64,8 +78,24 @@ def test_each_role_sees_only_its_pages(seeded, username, page):
     assert not at.exception, at.exception
     allowed = auth.User(username, auth.Role(ROLES[username])).may_open(page)
     assert (DENIED in texts(at, "error")) is (not allowed)
-    if allowed:
-        assert at.title, f"{page} drew nothing for {username}"
+    if allowed:  # the announcer is a full-screen view without a title
+        assert at.title or at.get("html"), f"{page} drew nothing for {username}"
+
+
+@pytest.mark.parametrize("username", ["boss", "stu"])
+def test_a_user_who_must_change_the_password_opens_only_the_account_page(seeded, username):
+    for page, script in PAGES.items():
+        at = as_user(script, username)
+        user = at.session_state["user"]
+        at.session_state["user"] = auth.User(username, user.role, student_id=user.student_id, must_change=True)
+        at.run()
+        assert not at.exception, (page, at.exception)
+        if page == "account":
+            assert texts(at, "title") == ["Your account"]
+            continue
+        refusal = "Choose a new password on the Account page first." if user.may_open(page) else None
+        assert refusal in texts(at, "warning") if refusal else DENIED in texts(at, "error"), page
+        assert not at.title and not at.get("html"), page
 
 
 def test_signed_out_visitor_is_refused_every_page(seeded):

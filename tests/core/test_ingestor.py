@@ -1,5 +1,7 @@
 from datetime import date
 
+import pytest
+
 from core import auth
 from core.db import READ_MODEL_TABLES
 from core.demo import load_demo
@@ -71,3 +73,28 @@ def test_demo_is_idempotent(app):
     assert app.db.scalar("SELECT count(*) FROM ceremony_entries") == 60
     thai = app.db.scalar("SELECT count(*) FROM people WHERE regexp_matches(name, '[ก-๙]')")
     assert 40 <= thai < 60
+
+
+def test_a_long_batch_commits_as_it_goes_so_a_crash_keeps_the_progress(app, monkeypatch):
+    """Slow events (a beam moving a ceremony folds in ~10 ms) made a 500-event batch one transaction of several
+    seconds: an app killed sooner, again and again, never committed anything. Now a transaction ends after
+    `max_transaction_seconds`, and a crash loses only the one under way."""
+    from core import projections
+
+    app.ingestor.max_transaction_seconds = 0.0  # every event its own transaction
+    app.log.append([Event.new("class.upserted", {"class_id": f"K{n}", "name": f"K{n}"}) for n in range(5)])
+    apply, seen = projections.apply, []
+
+    def crash_on_the_fourth(cur, event):
+        seen.append(event.id)
+        if len(seen) == 4:
+            raise KeyboardInterrupt  # like kill -9: no handler runs, the open transaction is lost
+        apply(cur, event)
+
+    monkeypatch.setattr(projections, "apply", crash_on_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        app.ingestor.pump()
+    assert app.db.scalar("SELECT count(*) FROM classes") == 3  # committed before the crash
+    monkeypatch.setattr(projections, "apply", apply)
+    assert app.ingestor.pump() == 2 and app.ingestor.cursor() == app.log.head()
+    assert sorted(app.db.query("SELECT class_id FROM classes")["class_id"]) == [f"K{n}" for n in range(5)]
