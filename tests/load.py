@@ -23,7 +23,23 @@ from core.eventlog import Event, SQLiteEventLog
 from receiver.simulate import SimulatedDevice
 
 
-class AppProcess:
+class _Killable:
+    proc: subprocess.Popen
+
+    def kill(self) -> None:
+        """kill -9, then wait until it is gone (DuckDB has one writer: the next one starts only after)."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.kill()
+
+    def rss_kb(self) -> int:
+        return rss_kb(self.proc.pid)
+
+
+class AppProcess(_Killable):
     """`python -m tests.app_process`: the app's store, ingestor and workers in a process of its own."""
 
     def __init__(self, data_dir: Path, log_file: Path):
@@ -58,20 +74,8 @@ class AppProcess:
                 raise TimeoutError(f"the app stayed at {self.cursor}, the log is at {position}")
             time.sleep(0.1)
 
-    def kill(self) -> None:
-        """kill -9, then wait until it is gone (DuckDB has one writer: the next one starts only after)."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.kill()
-
-    def rss_kb(self) -> int:
-        return rss_kb(self.proc.pid)
-
-
-class StreamlitApp:
+class StreamlitApp(_Killable):
     """The real app: `streamlit run streamlit_app.py` on a free loopback port. Streamlit runs the script only for
     a session, so `start` opens one over the app's websocket, as a browser tab does, and waits for the first
     run to finish (`get_app()` has then opened the store and started the ingestor and the workers)."""
@@ -119,17 +123,6 @@ class StreamlitApp:
 
         asyncio.run(tab())
         return took
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.kill()
-
-    def rss_kb(self) -> int:
-        return rss_kb(self.proc.pid)
 
 
 async def _run_page(ws, query_string: str) -> None:
