@@ -40,7 +40,7 @@ else:
     for key, path, title, icon, section in PAGES:
         if user.may_open(key):
             sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
-    nav = st.navigation(sections)
+    nav = st.navigation(sections, expanded=True)  # staff need every page in view (an admin has 14)
     if st.session_state.pop("go_home", False):
         st.switch_page(next(iter(sections.values()))[0])
 
