@@ -10,7 +10,7 @@ from core.eventlog import Event, SQLiteEventLog
 pytestmark = pytest.mark.browser
 
 ADMIN_PAGES = ["Overview", "People", "Statistics", "Ceremony console", "Live board", "Announcer", "Users",
-               "Devices", "Audit trail", "Account", "Sessions", "Check-in"]
+               "Devices", "Audit trail", "Account", "Sessions", "Check-in", "Privacy"]
 # Pages whose heading is not their menu title (the board shows the ceremony's name; the announcer shows names).
 HEADINGS = {"Account": "Your account", "Live board": "พิธีพระราชทานปริญญาบัตร", "Announcer": None}
 READY = {"Statistics": ".js-plotly-plot .main-svg", "Live board": ".rc-tile", "Announcer": ".rc-now"}
