@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,13 @@ from core.attendance import attendance_event
 from core.config import PROJECT_ROOT
 from core.eventlog import Event, SQLiteEventLog
 from receiver.simulate import SimulatedDevice
+
+
+def run_apart(coroutine):
+    """asyncio.run on a thread of its own: in a pytest run the sync Playwright driver of the browser tests keeps
+    an event loop running on the main thread, where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 class _Killable:
@@ -97,7 +105,7 @@ class StreamlitApp(_Killable):
                  "--server.address", "127.0.0.1", "--server.headless", "true"],
                 cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         wait_http(f"http://127.0.0.1:{self.port}/_stcore/health", timeout=timeout)
-        asyncio.run(asyncio.wait_for(self._first_run(), timeout))
+        run_apart(asyncio.wait_for(self._first_run(), timeout))
         return self
 
     async def _first_run(self) -> None:
@@ -121,7 +129,7 @@ class StreamlitApp(_Killable):
                     took.append(time.monotonic() - started)
                     await asyncio.sleep(max(0.0, every - took[-1]))
 
-        asyncio.run(tab())
+        run_apart(tab())
         return took
 
 
