@@ -73,7 +73,7 @@ def _sessions_cte(db: Database, f: Filters, params: list[Any]) -> str:
     time-zone conversion per row is what makes a query slow at 10 M rows."""
     lo, hi = _bounds(db, f)
     params.extend([lo, hi])
-    sql = ("fs AS (SELECT s.session_id, s.class_id, s.starts_at, c.name AS class_name "
+    sql = ("fs AS (SELECT s.session_id, s.session_no, s.class_id, s.starts_at, c.name AS class_name "
            "FROM sessions s JOIN classes c USING (class_id) "
            "WHERE s.starts_at >= ? AND s.starts_at < ? AND s.starts_at <= now()")
     sql += _in("s.class_id", f.class_ids, params)
@@ -156,17 +156,18 @@ def attendance_over_time(db: Database, f: Filters, grain: str = "week") -> pd.Da
     params: list[Any] = []
     sql = _with(db, f, params, members=True)
     params.append(_grain(grain))
-    # The period is computed once per start instant (a few thousand), not per session (hundreds of thousands).
+    # The period is computed once per start instant (a few thousand), not per session (hundreds of thousands);
+    # attendance is grouped by the session's integer key (grouping 10 M VARCHAR ids alone took ≈ 170 ms).
     sql += """,
         periods AS (SELECT starts_at, CAST(date_trunc(?, starts_at) AS DATE) AS period
                     FROM (SELECT DISTINCT starts_at FROM fs)),
-        per_session AS (SELECT a.session_id, count(*) AS attended FROM attendance a
-                        WHERE """ + _att_filter(db, f, params) + f" AND {_ATTENDED} GROUP BY a.session_id)" + """
+        per_session AS (SELECT a.session_no, count(*) AS attended FROM attendance a
+                        WHERE """ + _att_filter(db, f, params) + f" AND {_ATTENDED} GROUP BY a.session_no)" + """
         SELECT p.period, fs.class_name,
                CAST(sum(coalesce(fm.members, 0)) AS BIGINT) AS expected,
                CAST(sum(coalesce(ps.attended, 0)) AS BIGINT) AS attended
         FROM fs JOIN periods p USING (starts_at) LEFT JOIN fm USING (class_id)
-             LEFT JOIN per_session ps USING (session_id)
+             LEFT JOIN per_session ps USING (session_no)
         GROUP BY 1, 2 ORDER BY 1, 2
     """
     df = db.query(sql, params)

@@ -335,6 +335,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE consents ADD COLUMN revoked_by VARCHAR;
     ALTER TABLE consents ADD COLUMN revoke_reason VARCHAR;
     """,
+    # 11: sessions get a small integer key (session_no, in the order they were scheduled), copied onto attendance
+    #     like their class and start: statistics group millions of rows by it instead of the VARCHAR id
+    """
+    ALTER TABLE sessions ADD COLUMN session_no INTEGER;
+    UPDATE sessions SET session_no = n.no FROM (
+        SELECT session_id AS sid, CAST(row_number() OVER (ORDER BY starts_at, session_id) AS INTEGER) AS no
+        FROM sessions) n WHERE sessions.session_id = n.sid;
+    ALTER TABLE attendance ADD COLUMN session_no INTEGER;
+    UPDATE attendance a SET session_no = s.session_no FROM sessions s WHERE s.session_id = a.session_id;
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",

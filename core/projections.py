@@ -133,7 +133,8 @@ def _session_scheduled(cur: Cursor, e: Event) -> None:
     # A reschedule changes the times and setup, never whether the session was started or ended.
     cur.execute(
         "INSERT INTO sessions (session_id, class_id, starts_at, ends_at, late_after_min, liveness, once_per_day, "
-        "qr_needs_face) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET "
+        "qr_needs_face, session_no) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+        "(SELECT coalesce(max(session_no), 0) + 1 FROM sessions)) ON CONFLICT (session_id) DO UPDATE SET "
         "class_id = excluded.class_id, starts_at = excluded.starts_at, ends_at = excluded.ends_at, "
         "late_after_min = excluded.late_after_min, liveness = excluded.liveness, "
         "once_per_day = excluded.once_per_day, qr_needs_face = excluded.qr_needs_face",
@@ -141,8 +142,9 @@ def _session_scheduled(cur: Cursor, e: Event) -> None:
          p.get("liveness", "off"), bool(p.get("once_per_day", False)), bool(p.get("qr_needs_face", False))],
     )
     # Attendance rows carry copies of their session's class and start (for fast statistics): keep them true.
-    cur.execute("UPDATE attendance SET class_id = ?, starts_at = ? WHERE session_id = ?",
-                [p["class_id"], ts(p["starts_at_ms"]), p["session_id"]])
+    cur.execute("UPDATE attendance SET class_id = ?, starts_at = ?, session_no = (SELECT session_no FROM sessions "
+                "WHERE session_id = ?) WHERE session_id = ?",
+                [p["class_id"], ts(p["starts_at_ms"]), p["session_id"], p["session_id"]])
 
 
 @handles("session.started")
@@ -175,8 +177,8 @@ def _attendance_recorded(cur: Cursor, e: Event) -> None:
     # them without a join or string comparisons), with the person's integer key.
     cur.execute(
         "INSERT OR IGNORE INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
-        "attended, late, person_no, class_id, starts_at, runner_up_gap, liveness, model, threshold) "
-        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at, ?, ?, ?, ? "
+        "attended, late, person_no, class_id, starts_at, session_no, runner_up_gap, liveness, model, threshold) "
+        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at, s.session_no, ?, ?, ?, ? "
         "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ? WHERE s.ended_at IS NULL OR ? < s.ended_at",
         [p["session_id"], p["student_id"], p["status"], at, p["method"], p.get("score"),
          e.id, p["status"] in ("present", "late"), p["status"] == "late", person_key(cur, p["student_id"]),
@@ -199,8 +201,8 @@ def _attendance_corrected(cur: Cursor, e: Event) -> None:
     # A correction can also create the record (a person marked present by hand) or set it to absent / excused.
     cur.execute(
         "INSERT INTO attendance (session_id, student_id, status, checked_at, method, event_id, attended, late, "
-        "person_no, class_id, starts_at, corrected_by, correction_reason) "
-        "SELECT ?, ?, ?, ?, 'manual', ?, ?, ?, ?, s.class_id, s.starts_at, ?, ? "
+        "person_no, class_id, starts_at, session_no, corrected_by, correction_reason) "
+        "SELECT ?, ?, ?, ?, 'manual', ?, ?, ?, ?, s.class_id, s.starts_at, s.session_no, ?, ? "
         "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ? "
         "ON CONFLICT (session_id, student_id) DO UPDATE SET status = excluded.status, "
         "attended = excluded.attended, late = excluded.late, corrected_by = excluded.corrected_by, "

@@ -105,6 +105,10 @@ def generate(db: Database, *, people: int, days: int, classes: int | None = None
             cur.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM synth_df")
             cur.unregister("synth_df")
             counts[name] = len(df)
+        # Integer keys for the new sessions, numbered on from the largest in start order (as the projection would).
+        cur.execute("UPDATE sessions SET session_no = n.no FROM (SELECT session_id AS sid, CAST((SELECT coalesce("
+                    "max(session_no), 0) FROM sessions) + row_number() OVER (ORDER BY starts_at, session_id) AS INTEGER)"
+                    " AS no FROM sessions WHERE session_no IS NULL) n WHERE sessions.session_id = n.sid")
         say(f"attendance for {len(sess):,} sessions × members (in DuckDB)")
         cur.register("synth_traits", traits)
         # Integer keys for the new people, numbered on from the largest (as the projection would).
@@ -128,9 +132,10 @@ def _u(stream: int) -> str:
 
 _ATTENDANCE_SQL = f"""
 INSERT INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, class_id, starts_at,
-                        attended, late, person_no)
+                        attended, late, person_no, session_no)
 WITH base AS (
-    SELECT s.session_id, m.student_id, k.person_no, s.class_id, s.starts_at, s.ends_at, s.late_after_min,
+    SELECT s.session_id, s.session_no, m.student_id, k.person_no, s.class_id, s.starts_at, s.ends_at,
+           s.late_after_min,
            t.reliability, t.punct_mean, t.punct_sd, t.tail_p, t.face_p,
            {_u(1)} AS u_attend, {_u(2)} AS u_z1, {_u(3)} AS u_z2, {_u(4)} AS u_tail, {_u(5)} AS u_method,
            {_u(6)} AS u_score, {_u(7)} AS u_excused,
@@ -171,7 +176,7 @@ SELECT session_id, student_id,
        END AS score,
        'synth:' || session_id || ':' || student_id,
        class_id, starts_at,  -- the session's, copied onto the row as the projection does
-       status IN ('present', 'late'), status = 'late', person_no
+       status IN ('present', 'late'), status = 'late', person_no, session_no
 FROM statused
 ORDER BY starts_at, session_id, student_id  -- the order live check-ins arrive in (and it keeps joins fast)
 """

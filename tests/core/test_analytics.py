@@ -52,9 +52,9 @@ def db(app):
         sessions = [("S1", "C1", local(2025, 3, 3, 9)), ("S2", "C1", local(2025, 3, 10, 9)),
                     ("S3", "C2", local(2025, 3, 5, 13)), ("S4", "C2", local(2025, 3, 12, 13)),
                     ("S5", "C1", local(2099, 1, 5, 9))]
-        for sess, cls, start in sessions:
-            cur.execute("INSERT INTO sessions (session_id, class_id, starts_at, ends_at, late_after_min) "
-                        "VALUES (?, ?, ?, ?, 10)", [sess, cls, start, start + timedelta(hours=2)])
+        for no, (sess, cls, start) in enumerate(sessions, 1):
+            cur.execute("INSERT INTO sessions (session_id, class_id, starts_at, ends_at, late_after_min, session_no) "
+                        "VALUES (?, ?, ?, ?, 10, ?)", [sess, cls, start, start + timedelta(hours=2), no])
         rows = [("S1", "A1", "present", local(2025, 3, 3, 8, 55), "face", 0.80),
                 ("S1", "A2", "late", local(2025, 3, 3, 9, 15), "face", 0.70),
                 ("S2", "A1", "present", local(2025, 3, 10, 9, 2), "qr", None),
@@ -65,8 +65,8 @@ def db(app):
                 ("S4", "A3", "excused", local(2025, 3, 12, 13), "manual", None)]
         for sess, sid, status, at, method, score in rows:
             cur.execute("INSERT INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
-                        "attended, late, person_no, class_id, starts_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, class_id, "
-                        "starts_at FROM sessions WHERE session_id = ?",
+                        "attended, late, person_no, class_id, starts_at, session_no) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                        "?, class_id, starts_at, session_no FROM sessions WHERE session_id = ?",
                         [sess, sid, status, at, method, score, f"e:{sess}:{sid}", status in ("present", "late"),
                          status == "late", person_key(cur, sid), sess])
         unknown = [local(2025, 3, 3, 9, 1), local(2025, 3, 3, 9, 30), local(2025, 3, 5, 13),
@@ -366,3 +366,27 @@ def test_synth_is_consistent(app):
 def test_plan_for_rows():
     people, days = synth.plan_for_rows(10_000_000)
     assert people == 20_000 and 300 <= days <= 400
+
+
+def test_sessions_get_integer_keys_copied_onto_attendance(tmp_path):
+    db = Database(tmp_path / "keys.duckdb")
+    ms = int(datetime(2025, 3, 3, 9, tzinfo=ZoneInfo("UTC")).timestamp() * 1000)
+
+    def scheduled(sess: str, start_ms: int) -> Event:
+        return Event.new("session.scheduled", {"session_id": sess, "class_id": "C1", "starts_at_ms": start_ms,
+                                               "ends_at_ms": start_ms + 3_600_000})
+
+    def recorded(sess: str, sid: str) -> Event:
+        return Event.new("attendance.recorded", {"session_id": sess, "student_id": sid, "status": "present",
+                                                 "method": "qr", "at_ms": ms})
+
+    with db.write() as cur:
+        for event in (scheduled("S1", ms), scheduled("S2", ms + 86_400_000), recorded("S1", "A"),
+                      recorded("S3", "B"),  # its session is scheduled after the record arrives
+                      scheduled("S3", ms), scheduled("S1", ms + 60_000)):  # S1 rescheduled: keeps its number
+            apply(cur, event)
+    rows = db.query("SELECT a.session_id, a.session_no, s.session_no AS own FROM attendance a "
+                    "JOIN sessions s USING (session_id) ORDER BY 1").values.tolist()
+    assert rows == [["S1", 1, 1], ["S3", 3, 3]]
+    assert db.scalar("SELECT session_no FROM sessions WHERE session_id = 'S2'") == 2
+    db.close()
