@@ -1,7 +1,6 @@
 """Check-in by face: the browser webcam through WebRTC, recognised frame by frame in this process."""
 
 import html
-import time
 
 import av
 import streamlit as st
@@ -83,9 +82,7 @@ with video:
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
 def live_panel() -> None:
-    if time.monotonic() - st.session_state.get("checkin_refreshed", 0.0) > 1.0:
-        live.refresh()  # the session ended elsewhere, new enrollments: once a second is enough
-        st.session_state["checkin_refreshed"] = time.monotonic()
+    live.refresh(min_interval=1.0)  # the session ended elsewhere, new enrollments: once a second is enough
     health, _, session = live.snapshot()
     receiving = live.last_frame_age() < 2.0
     state = "live" if receiving else ("connecting" if ctx.state.playing else "camera off")

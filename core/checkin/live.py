@@ -10,6 +10,7 @@ The page's script thread reads `snapshot()` and calls `use_session` / `refresh`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -17,7 +18,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import cv2
 import numpy as np
@@ -29,6 +30,7 @@ from core.checkin.tracking import UNKNOWN, Track, Tracker
 from core.eventlog import Event
 from core.faces.quality import estimate_yaw
 from core.services import Rollcall
+from core.sessions import already_attended_today
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,10 @@ class LiveCheckin:
         self._members: set[str] = set()
         self._names: dict[str, str] = {}
         self._recorded: set[str] = set()  # people with a record in this session (from any source)
+        self._attended_elsewhere: set[str] = set()  # once per day: present at another session today
         self._instance = uuid.uuid4().hex[:8]  # track ids restart with the processor: keep event ids unique
         self._frame_times: deque[float] = deque(maxlen=60)
+        self._refreshed = float("-inf")
         self._lock = threading.Lock()
         self._outbox: queue.Queue[Event | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write_events, name="rollcall-checkin-writer", daemon=True)
@@ -100,8 +104,13 @@ class LiveCheckin:
                 self.seen.clear()
             self._load_session()
 
-    def refresh(self) -> None:
-        """Pick up what changed elsewhere: the session ended or was set up, records, enrollments."""
+    def refresh(self, min_interval: float = 0.0) -> None:
+        """Pick up what changed elsewhere: the session ended or was set up, records, enrollments — at most once
+        per `min_interval` seconds (the page's live panel asks several times a second)."""
+        now = time.monotonic()
+        if now - self._refreshed < min_interval:
+            return
+        self._refreshed = now
         with self._lock:
             self._load_session()
         self.app.faces.refresh()
@@ -121,13 +130,12 @@ class LiveCheckin:
         self._names.update(zip(members["student_id"], members["name"], strict=True))
         recorded = self.app.db.query("SELECT student_id FROM attendance WHERE session_id = ?", [self.session_id])
         self._recorded = set(recorded["student_id"])
+        self._attended_elsewhere = set()
 
     def snapshot(self) -> tuple[Health, list[Seen], dict | None]:
         with self._lock:
-            h = self.health
-            copy = Health(h.fps, h.inference_ms, h.frames, h.faces_now, h.peak, set(h.known_seen),
-                          h.unknown_tracks, h.recorded)
-            return copy, list(self.seen), dict(self.session) if self.session else None
+            health = dataclasses.replace(self.health, known_seen=set(self.health.known_seen))
+            return health, list(self.seen), dict(self.session) if self.session else None
 
     def last_frame_age(self) -> float:
         """Seconds since the last frame was processed (inf before the first): is video arriving?"""
@@ -259,17 +267,17 @@ class LiveCheckin:
         status, why = session_gate(self.session, at, must_be_started=True)
         if status is None:
             return why
-        if self.session.get("once_per_day") and self._attended_today(student_id, at):
+        if self.session.get("once_per_day") and self._attended_elsewhere_today(student_id, at):
             return "already attended today"
         return status
 
-    def _attended_today(self, student_id: str, at: datetime) -> bool:
-        local = at.astimezone(self.app.settings.tz)
-        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        return bool(self.app.db.scalar(
-            "SELECT count(*) FROM attendance WHERE student_id = ? AND attended AND session_id <> ? "
-            "AND checked_at >= ? AND checked_at < ?",
-            [student_id, self.session_id, day_start, day_start + timedelta(days=1)]))
+    def _attended_elsewhere_today(self, student_id: str, at: datetime) -> bool:
+        """Once-per-day rule. Asked only when every other rule passed; a yes is kept (until the next refresh) so a
+        person standing in view does not cost a query per frame."""
+        if student_id not in self._attended_elsewhere and already_attended_today(
+                self.app, student_id, at.astimezone(self.app.settings.tz).date(), except_session=self.session_id):
+            self._attended_elsewhere.add(student_id)
+        return student_id in self._attended_elsewhere
 
     def _record(self, student_id: str, status: str, method: str, now_ms: int, score: float | None,
                 evidence: dict) -> None:
