@@ -9,11 +9,12 @@ import pandas as pd
 from core.eventlog import Event
 from core.services import Rollcall
 
-# A session's state is derived from the clock and its events, never stored twice.
+# A session's state is derived from the clock and its events, never stored twice; the same rule as
+# core.sessions.session_state (upcoming · open, not started · active, started by staff · ended).
 _SESSION_STATE = """
-    CASE WHEN s.status = 'ended' THEN 'ended'
+    CASE WHEN s.status = 'ended' OR now() > s.ends_at THEN 'ended'
+         WHEN s.status = 'active' THEN 'active'
          WHEN now() < s.starts_at THEN 'upcoming'
-         WHEN now() > s.ends_at THEN 'ended'
          ELSE 'open' END
 """
 
