@@ -215,7 +215,7 @@ def checkin_card_pdf(app: Rollcall, person: dict) -> bytes:
     """One person's printable QR card (from the People page), for check-in without a face."""
     from core.reports import Card, cards_pdf
 
-    card = Card(order_no=0, student_id=person["student_id"], name=person.get("name") or person["student_id"],
+    card = Card(order_no=None, student_id=person["student_id"], name=person.get("name") or person["student_id"],
                 name_en=person.get("name_en"), department=person.get("department"),
                 qr_text=qr_text(app, CHECKIN_CARD, person["student_id"]))
     return cards_pdf("Rollcall check-in card", [card])

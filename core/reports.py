@@ -42,7 +42,7 @@ ELLIPSIS = "…"
 
 @dataclass(frozen=True)
 class Card:
-    order_no: int
+    order_no: int | None  # the calling order on a ceremony card; None on a person's own check-in card
     student_id: str
     name: str  # Thai or any script
     name_en: str | None
@@ -114,10 +114,12 @@ class _Sheet(FPDF):
         # Top left, beside the QR: the order number (big) and the student id.
         side_w = CARD_W - 2 * PAD - QR_SIZE - 3
         self.set_text_color(*GREY)
-        self.fit_line("ลำดับที่ / No.", left, top, side_w, "", 8, 6, 4)
+        if card.order_no is not None:
+            self.fit_line("ลำดับที่ / No.", left, top, side_w, "", 8, 6, 4)
         self.fit_line("รหัสนักศึกษา / Student ID", left, top + 25, side_w, "", 8, 6, 4)
         self.set_text_color(*DARK)
-        self.fit_line(str(card.order_no), left, top + 4, side_w, "B", 40, 14, 16)
+        if card.order_no is not None:
+            self.fit_line(str(card.order_no), left, top + 4, side_w, "B", 40, 14, 16)
         self.fit_line(card.student_id, left, top + 29, side_w, "B", 12, 7, 6)
 
         # Under the QR, across the card: the name, the English name, the department.
