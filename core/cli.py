@@ -22,11 +22,12 @@ from core.services import Rollcall
 
 
 @contextmanager
-def opened() -> Iterator[Rollcall]:
+def opened(*, fold: bool = True) -> Iterator[Rollcall]:
     """The store (refused while the app runs), with anything the log has that DuckDB lacks folded in."""
     app = Rollcall()
     try:
-        app.ingestor.pump()
+        if fold:
+            app.ingestor.pump()
         yield app
     finally:
         app.close()
@@ -66,8 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     app_url = f"http://{settings.app_host}:{settings.app_port}"
     receiver_url = f"http://{settings.receiver_host}:{settings.receiver_port}"
+    from receiver.app import uvicorn_args  # header size, keep-alive and connection limits against slow clients
+
     receiver = subprocess.Popen([sys.executable, "-m", "uvicorn", "receiver.app:app", "--host", settings.receiver_host,
-                                 "--port", str(settings.receiver_port), "--log-level", "warning"], cwd=PROJECT_ROOT)
+                                 "--port", str(settings.receiver_port), "--log-level", "warning",
+                                 *uvicorn_args(settings)], cwd=PROJECT_ROOT)
     app_proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "streamlit_app.py"),
                                  "--server.address", settings.app_host, "--server.port", str(settings.app_port),
                                  "--browser.gatherUsageStats", "false",
@@ -127,7 +131,7 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    with opened() as app:
+    with opened(fold=False) as app:  # the rebuild folds the whole log anyway
         n = app.ingestor.rebuild()
         print(f"Rebuilt the read model from {n} events.")
     return 0

@@ -34,8 +34,18 @@ class Settings(BaseSettings):
     firestore_project_id: str = "demo-rollcall"
     firestore_prefix: str = "rollcall"
     firestore_credentials: Path | None = None
-    ingest_poll_seconds: float = 0.5
-    ingest_max_transaction_seconds: float = 0.5  # the ingestor commits at least this often while it folds
+    # Event ordering (core/eventlog/firestore.py): how many key ranges the commit-time index is spread over
+    # (raise it, never lower it: readers query shards 0..n-1), how long after its server timestamp an event
+    # waits before readers deliver it (must exceed the request-to-commit time of any append), and how long an
+    # append keeps retrying transient errors before it raises EventLogUnavailable.
+    firestore_shards: int = Field(4, ge=1, le=64)
+    firestore_settle_ms: int = Field(250, ge=0)
+    firestore_append_budget_seconds: float = Field(20.0, gt=0)
+    ingest_poll_seconds: float = 0.2
+    ingest_batch_size: int = 1000
+    # The ingestor commits at least this often while it folds: a staff action waits at most this long for it.
+    ingest_max_transaction_seconds: float = 0.25
+    page_fold_seconds: float = 1.0  # a page showing device traffic folds the backlog for at most this long first
 
     # Device receiver (receiver/app.py)
     receiver_host: str = "127.0.0.1"
@@ -46,6 +56,16 @@ class Settings(BaseSettings):
     max_events_per_batch: int = 100
     device_rate_per_second: float = 20.0  # requests per device; bursts up to twice this
     device_clock_skew_hours: int = 24  # event times further from the server's clock are refused
+    # Admission across all devices (per receiver replica), in events a second; bursts up to twice this.
+    # A frame counts as one event per `receiver_frame_bytes_per_event` bytes of JPEG (at least one).
+    receiver_max_events_per_second: float = Field(2000.0, gt=0)
+    receiver_frame_bytes_per_event: int = Field(65_536, ge=1)
+    receiver_store_timeout_seconds: float = Field(10.0, gt=0)  # a slower event-log call answers 503
+    receiver_store_threads: int = Field(16, ge=1)  # worker threads for event-log calls
+    # uvicorn (receiver.app.uvicorn_args): idle keep-alive close, 503 beyond this many connections, header size
+    receiver_keep_alive_seconds: int = Field(5, ge=1)
+    receiver_limit_concurrency: int = Field(512, ge=1)
+    receiver_max_header_bytes: int = Field(16_384, ge=1024)
 
     # Sign-in
     session_timeout_minutes: int = 30

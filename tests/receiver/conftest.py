@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from core import devices
-from core.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT, Settings
 from core.eventlog import SQLiteEventLog
+from receiver.app import uvicorn_args
 from receiver.signing import signed_headers
 from tests.browser.conftest import free_port, wait_http
 
@@ -32,7 +33,7 @@ class Receiver:
     def start(self) -> Receiver:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "receiver.app:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "warning"], cwd=PROJECT_ROOT, env=self.env)
+             "--log-level", "warning", *uvicorn_args(Settings())], cwd=PROJECT_ROOT, env=self.env)
         wait_http(f"{self.url}/healthz", timeout=30)
         return self
 

@@ -4,15 +4,17 @@ app folds each once, and a rebuild from the log gives the same read model."""
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from core.config import Settings
 from core.services import Rollcall
 from tests.core.test_ingestor import snapshot
-from tests.receiver.conftest import event
+from tests.receiver.conftest import Receiver, event
 
 KILLS = 10
 
@@ -63,3 +65,40 @@ def test_kill_9_ten_times_during_load_loses_no_acknowledged_event(live):
         assert snapshot(app) == before
     finally:
         app.close()
+
+
+def test_a_blocked_store_answers_503_in_time_and_healthz_still_answers(tmp_path):
+    """Another process holds the event log's write lock: a device gets 503 + Retry-After within the store
+    timeout (not after SQLite's 30 s busy wait), /healthz answers meanwhile, and after the lock is released
+    the device's retry (re-signed, as the firmware does) is stored once."""
+    r = Receiver(tmp_path / "data", {"ROLLCALL_RECEIVER_STORE_TIMEOUT_SECONDS": "1"})
+    secret = r.add_device("stage-1")
+    r.start()
+    blocker = sqlite3.connect(r.data_dir / "events.sqlite", isolation_level=None)
+    try:
+        head = r.log.head()
+        batch = {"events": [event(1), event(2)]}
+        now = int(time.time())
+        blocker.execute("BEGIN EXCLUSIVE")
+        with ThreadPoolExecutor(1) as pool:
+            started = time.monotonic()
+            pending = pool.submit(r.post, "/v1/events", batch, "stage-1", secret, ts=now)
+            time.sleep(0.3)  # the POST is now waiting on the lock
+            health = httpx.get(r.url + "/healthz", timeout=5)
+            assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+            assert not pending.done()
+            resp = pending.result(timeout=20)
+            elapsed = time.monotonic() - started
+        assert resp.status_code == 503, resp.text
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert resp.json()["code"] == "event_log_unavailable" and int(resp.headers["retry-after"]) >= 1
+        assert elapsed < 5, elapsed  # the 1 s store timeout, not SQLite's 30 s busy timeout
+        blocker.execute("ROLLBACK")
+        assert r.log.head() == head  # nothing acknowledged, nothing stored
+        retry = r.post("/v1/events", batch, "stage-1", secret, ts=now + 1)
+        assert retry.status_code == 200 and retry.json() == {"accepted": 2, "duplicates": 0}, retry.text
+        assert [s.event.id for s in r.log.read_after(head)] == ["stage-1:b7:1", "stage-1:b7:2"]
+        assert r.proc.poll() is None
+    finally:
+        blocker.close()
+        r.stop()

@@ -92,8 +92,9 @@ def _bad_signature(r, route, secrets):
 
 def _unknown_device(r, route, secrets):
     path, body = route.request("ghost", "b1")
+    # The same public answer as a bad signature (the server log keeps the reason): ids cannot be probed.
     return send(r, route, path, body, signed_headers("ghost", secrets["dev-a"], "POST", path, body,
-                                                     int(time.time()))), 401, "unknown_device"
+                                                     int(time.time()))), 401, "bad_signature"
 
 
 def _revoked_device(r, route, secrets):
