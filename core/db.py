@@ -7,15 +7,19 @@ so it can be dropped and rebuilt at any time (see core.ingestor).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
+
+from core.files import private_folder
 
 
 class DatabaseLockedError(RuntimeError):
@@ -24,6 +28,66 @@ class DatabaseLockedError(RuntimeError):
 
 class DatabaseBusyError(RuntimeError):
     """The file could not be swapped: readers did not finish, or another connection in this process holds it."""
+
+
+class DatabaseDamagedError(RuntimeError):
+    """The DuckDB file cannot be opened or read: damaged (a bad header, a block that fails its checksum), cut
+    short, or written by another DuckDB version. The read model is disposable: `rebuild` sets it aside."""
+
+
+# DuckDB's words when another process holds the file ("Could not set lock on file …: Conflicting lock is held");
+# not a bare "lock", which a damaged file's "checksum … in block at location" also contains.
+_LOCKED = re.compile(r"could not set lock|conflicting lock", re.IGNORECASE)
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    return bool(_LOCKED.search(str(exc)))
+
+
+def unreadable_reason(path: Path | str) -> str | None:
+    """Why the DuckDB file at `path` cannot be used, or None when it opens and what a rebuild reads from it
+    (the catalog, the schema version, the ingest and worker positions) reads. DatabaseLockedError when
+    another process holds it: in use is not damaged."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        conn = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        if is_lock_error(exc):
+            raise DatabaseLockedError(f"{path} is in use by another process (is the app running?). "
+                                      "Stop it first, or do this from the app.") from exc
+        return _first_line(exc)
+    try:
+        tables = {row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        for table in ("schema_version", "ingest_state", "processor_state"):
+            if table in tables:
+                conn.execute(f"SELECT * FROM {table}").fetchall()
+    except duckdb.Error as exc:
+        return _first_line(exc)
+    finally:
+        conn.close()
+    return None
+
+
+def set_aside(path: Path | str) -> Path:
+    """Rename the file (and its .wal) to `<name>.corrupt-<UTC time>`, kept for a look; returns the new path."""
+    path = Path(path)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    os.replace(path, target)
+    wal = Path(f"{path}.wal")
+    if wal.exists():
+        os.replace(wal, Path(f"{target}.wal"))
+    return target
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
 
 class _Gate:
@@ -345,6 +409,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attendance ADD COLUMN session_no INTEGER;
     UPDATE attendance a SET session_no = s.session_no FROM sessions s WHERE s.session_id = a.session_id;
     """,
+    # 12: a graduate's absent timer starts when they reach the front of the waiting line, not at the call
+    """
+    ALTER TABLE ceremony_entries ADD COLUMN front_at TIMESTAMPTZ;
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",
@@ -360,16 +428,19 @@ class Database:
     def __init__(self, path: Path | str, *, timezone: str = "UTC"):
         self.path = Path(path)
         self.timezone = timezone
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)  # 0700, and the file and its .wal (made again after each checkpoint) 0600
         try:
             self._conn = duckdb.connect(str(self.path))
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
+        except duckdb.Error as exc:
+            if is_lock_error(exc):
                 raise DatabaseLockedError(
                     f"{self.path} is in use by another process (is the app running?). "
                     "Stop it first, or do this from the app."
                 ) from exc
-            raise
+            raise DatabaseDamagedError(
+                f"{self.path.name} cannot be opened ({_first_line(exc)}). The read model is rebuilt from the event log "
+                "with `python -m core.cli rebuild`, which moves the damaged file aside."
+            ) from exc
         self._write_lock = threading.RLock()
         self._gate = _Gate()
         self.migrate()

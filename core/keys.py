@@ -15,6 +15,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from core.files import private_folder
+
 
 class KeyErasedError(LookupError):
     """The person's key was erased (or never existed): their data cannot be read."""
@@ -29,7 +31,7 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
 def _key_file(path: Path) -> bytes:
     # Cached: board links and card QR codes are signed with keys derived from it on every live refresh.
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(Fernet.generate_key())
@@ -39,6 +41,7 @@ def _key_file(path: Path) -> bytes:
 class KeyStore:
     def __init__(self, path: Path, master_key: bytes):
         self.path = path
+        private_folder(path.parent)  # 0700, and keys.sqlite 0600
         self._master = Fernet(master_key)
         self._lock = threading.Lock()
         self._cache: dict[str, Fernet] = {}

@@ -220,8 +220,11 @@ with photos_tab:
             bar.progress(1.0, text="Done")
             (st.success if result.enrolled else st.error)(
                 f"{result.enrolled} of {len(result.verdicts)} photo(s) enrolled.")
+            if result.errors:
+                st.error(plain("Could not be read, so these people were not enrolled (fix the file and upload the "
+                               ".zip again): " + "; ".join(f"{name}: {why}" for name, why in result.errors[:20])))
             if result.skipped:
-                st.warning("Not photos, or no student id in the name: " + ", ".join(result.skipped[:20]))
+                st.warning(plain("Not photos, or no student id in the name: " + ", ".join(result.skipped[:20])))
             show_verdicts([verdict_row(v, sid) for sid, v in result.verdicts])
 
 with identify_tab:

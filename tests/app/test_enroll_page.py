@@ -64,6 +64,28 @@ def test_bulk_zip_enrolls_by_file_name(seeded, photos):
     assert Rollcall(seeded).db.scalar("SELECT photo_count FROM people WHERE student_id = '6501003'") == 2
 
 
+def test_broken_zip_members_do_not_crash_the_page(seeded, photos):
+    """Encrypted, unknown method, corrupt, bad CRC, bombs and ../ paths: each file its error, the rest enrolled."""
+    from tests.test_bad_input import hostile_zip
+
+    data, expected = hostile_zip(photos)
+    at = as_user(PAGES["people"], "op").run()
+    next(u for u in at.get("file_uploader") if u.label == "Photos (.zip)").upload("class.zip", data, "application/zip")
+    next(t for t in at.text_input if t.label.startswith("Record consent for everyone")).input("signed forms")
+    at.run()
+    at.button(key="zip_enroll").click().run()
+    assert not at.exception, at.exception
+    assert f"2 of {len(expected) + 3} photo(s) enrolled." in texts(at, "success")
+    [error] = [e for e in texts(at, "error") if "Could not be read" in e]
+    for name in ("6501002.jpg", "6501003/side.jpg", "6501008.jpg"):
+        assert name in error
+    assert "encrypted" in error and "checksum" in error
+    table = next(d.value for d in at.dataframe if "Student id" in d.value.columns and "Result" in d.value.columns)
+    assert sorted(table[table["Result"] == "enrolled"]["Student id"]) == ["6501001", "6501011"]
+    app = Rollcall(seeded)
+    assert app.db.scalar("SELECT count(*) FROM face_templates") == 2
+
+
 def test_a_zip_that_is_not_a_zip(seeded):
     at = as_user(PAGES["people"], "op").run()
     next(u for u in at.get("file_uploader") if u.label == "Photos (.zip)").upload(
