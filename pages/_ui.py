@@ -54,6 +54,9 @@ def get_app() -> Rollcall:
 
 
 def current_user() -> auth.User | None:
+    """The signed-in user, read again from the read model on every run (never the copy kept in the session): a
+    disabled account or a password set since sign-in (an admin's reset, a change in another tab) signs the session
+    out at once; a new role narrows the menu at once."""
     user: auth.User | None = st.session_state.get("user")
     if user is None:
         return None
@@ -62,7 +65,44 @@ def current_user() -> auth.User | None:
     if auth.session_expired(last, now, get_settings().session_timeout_minutes):
         sign_out("You were signed out after a period of inactivity.")
         return None
-    st.session_state["last_activity"] = now
+    fresh = _reread(user)
+    if fresh is not None:
+        st.session_state["last_activity"] = now
+    return fresh
+
+
+def _reread(user: auth.User) -> auth.User | None:
+    fresh = auth.revalidate(get_app(), user)
+    if fresh is None:
+        sign_out("You were signed out: your account was changed. Sign in again.")
+        return None
+    if fresh != user:
+        if fresh.role != user.role:
+            _stop_live_checkin()
+        st.session_state["user"] = fresh
+    return fresh
+
+
+def allowed_now(page: str) -> auth.User | None:
+    """For code that runs without the guard at the top of the page: widget callbacks (they run before the script)
+    and fragment reruns. The user as they are now if they may still use `page`, else None (and a disabled or
+    re-passworded session is signed out). A staff action in a callback must go through this first."""
+    user: auth.User | None = st.session_state.get("user")
+    if user is None:
+        return None
+    fresh = _reread(user)
+    if fresh is None or not fresh.may_open(page) or (fresh.must_change and page != "account"):
+        return None
+    return fresh
+
+
+def guard_fragment(page: str) -> auth.User:
+    """First line of every fragment of a signed-in page: a fragment rerun (a timer, a click inside it) does not run
+    the page's guard. When the user may no longer use the page, the whole app runs again (sign-in form, or the
+    narrower menu)."""
+    user = allowed_now(page)
+    if user is None:
+        st.rerun()
     return user
 
 
@@ -72,17 +112,64 @@ def sign_in(user: auth.User) -> None:
 
 
 def sign_out(message: str | None = None) -> None:
+    _stop_live_checkin()
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     if message:
         st.session_state["flash"] = message
 
 
+def _stop_live_checkin() -> None:
+    # The check-in camera records on a video thread in the operator's name: it records nothing from now on.
+    live = st.session_state.get("checkin_live")
+    if live is not None:
+        live.use_session(None)
+
+
+def client_source() -> str:
+    """Who is signing in, for the per-source throttle: the client's address (from the proxy's header when
+    `signin_client_ip_header` is set), else this browser session (a local visitor has no address)."""
+    header = get_settings().signin_client_ip_header
+    address = None
+    if header:
+        value = st.context.headers.get(header)
+        address = value.split(",")[-1].strip() if isinstance(value, str) else None
+    if not address:
+        address = st.context.ip_address
+    address = auth.source_key(address if isinstance(address, str) else None)  # (a test harness has no client)
+    if address:
+        return address
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return f"session:{ctx.session_id if ctx else 'none'}"
+
+
+def sign_in_form() -> None:
+    """The sign-in form (the sign-in page, and any page run without a signed-in user)."""
+    with st.form("login"):
+        username = st.text_input("User name", key="login_username")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            user = auth.login(get_app(), username, password, source=client_source())
+        except auth.AuthError as exc:
+            st.error(str(exc))
+        else:
+            sign_in(user)
+            st.rerun()
+
+
 def require(page: str) -> auth.User:
     """Stop the page unless the signed-in user's role may open it (also when opened by URL)."""
+    before: auth.User | None = st.session_state.get("user")
     user = current_user()
+    if before is not None and (user is None or (user.role, user.must_change) != (before.role, before.must_change)):
+        st.rerun()  # changed after the app drew its menu in this run: draw it all again (signed out, or the new menu)
     if user is None:
         st.warning("Please sign in.")
+        sign_in_form()
         st.stop()
     if not user.may_open(page):
         st.error("You do not have access to this page.")
@@ -91,7 +178,6 @@ def require(page: str) -> auth.User:
         st.warning("Choose a new password on the Account page first.")
         st.stop()
     return user
-
 
 
 def public_view() -> tuple[str, str] | None:

@@ -21,11 +21,11 @@ if submitted:
     try:
         if new != again:
             raise auth.AuthError("The two new passwords differ.")
-        auth.change_password(app, user.username, old, new)
+        changed = auth.change_password(app, user.username, old, new)
     except auth.AuthError as exc:
         st.error(str(exc))
     else:
-        sign_in(auth.User(user.username, user.role, user.display_name, user.student_id, must_change=False))
+        sign_in(changed)  # the new password's fingerprint: this session stays signed in, the user's others end
         st.session_state["flash"] = "Password changed."
         st.session_state["go_home"] = user.must_change  # first sign-in: continue to the role's first page
         st.rerun()

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import ceremonies
 from pages._ceremony_ui import LIVE_REFRESH_SECONDS, pick_ceremony
-from pages._ui import get_app, require_view
+from pages._ui import get_app, guard_fragment, require_view
 
 fixed = require_view("announcer")
 app = get_app()
@@ -37,7 +37,9 @@ header, footer, [data-testid="stToolbar"], [data-testid="stDecoration"] {{displa
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
 def live() -> None:
-    app.ingestor.pump()  # fold what devices just sent, instead of waiting for the background poll
+    if fixed is None:  # signed in, not a link: still allowed?
+        guard_fragment("announcer")
+    app.fresh()  # fold what devices just sent (bounded: a device backlog never stalls the page)
     state = ceremonies.load(app, ceremony_id)
     board = ceremonies.board(app, ceremony_id).set_index("student_id")
     current = state.current()

@@ -2,7 +2,7 @@ import streamlit as st
 
 from core import ceremonies
 from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, tiles
-from pages._ui import get_app, plain, require_view
+from pages._ui import get_app, guard_fragment, plain, require_view
 
 fixed = require_view("board")
 app = get_app()
@@ -16,8 +16,10 @@ st.caption(f"{info['on_date']:%A %d %B %Y} · {plain(info['venue'] or '')} · li
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
 def live() -> None:
+    if fixed is None:  # signed in, not a link: still allowed?
+        guard_fragment("board")
     # Redrawn every second from the read model, which the ingestor keeps current.
-    app.ingestor.pump()  # fold what devices just sent, instead of waiting for the background poll
+    app.fresh()  # fold what devices just sent (bounded: a device backlog never stalls the page)
     state = ceremonies.load(app, ceremony_id)
     progress = ceremonies.progress(state)
     counts_row(progress, app.settings.tz)

@@ -6,7 +6,7 @@ from core import ceremonies
 from core.ceremony import LABELS, STATUSES, CeremonyError
 from core.qr import qr_png
 from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, status_chip
-from pages._ui import get_app, plain, require
+from pages._ui import allowed_now, get_app, guard_fragment, plain, require
 
 user = require("ceremony")
 app = get_app()
@@ -37,7 +37,10 @@ info = ceremonies.info(app, ceremony_id)
 
 
 def do(action, *args, **kwargs) -> None:
-    """Run a staff action; a refusal is shown, not raised."""
+    """Run a staff action; a refusal is shown, not raised. A callback runs before the page's guard: the user is
+    read again here, so a disabled or demoted operator's click does nothing."""
+    if allowed_now("ceremony") is None:
+        return
     try:
         action(*args, **kwargs)
     except CeremonyError as exc:
@@ -76,9 +79,10 @@ with st.expander("Links for the big screens (read-only, no sign-in)"):
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
 def console() -> None:
+    guard_fragment("ceremony")
     if error := st.session_state.pop("ceremony_error", None):
         st.error(error)
-    app.ingestor.pump()  # fold what devices just sent, instead of waiting for the background poll
+    app.fresh()  # fold what devices just sent (bounded: a device backlog never stalls the page)
     state = ceremonies.load(app, ceremony_id)
     board = ceremonies.board(app, ceremony_id).set_index("student_id")
     counts_row(ceremonies.progress(state), app.settings.tz)

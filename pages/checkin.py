@@ -8,7 +8,7 @@ import streamlit_webrtc
 
 from core import attendance, sessions
 from core.checkin.live import LiveCheckin
-from pages._ui import get_app, plain, require, unknown_face_alerts
+from pages._ui import allowed_now, get_app, guard_fragment, plain, require, unknown_face_alerts
 
 LIVE_REFRESH_SECONDS = 0.3  # the latest check-ins list: a record shows within ≈ 0.5 s of the first face
 
@@ -49,6 +49,8 @@ def end_attendance_button(app, session_id: str, actor: str) -> None:
     live panel's timed reruns."""
     def end_now() -> None:
         st.session_state.pop("confirm_end", None)
+        if allowed_now("checkin") is None:  # a callback runs before the page's guard
+            return
         sessions.end_session(app, session_id, actor)
 
     def ask(value: bool) -> None:
@@ -82,6 +84,7 @@ with video:
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
 def live_panel() -> None:
+    guard_fragment("checkin")
     live.refresh(min_interval=1.0)  # the session ended elsewhere, new enrollments: once a second is enough
     health, _, session = live.snapshot()
     receiving = live.last_frame_age() < 2.0

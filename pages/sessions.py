@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import sessions
 from core.sessions import CORRECTION_STATUSES, LIVENESS, WEEKDAYS, SessionError
-from pages._ui import get_app, plain, require
+from pages._ui import get_app, guard_fragment, plain, require
 
 user = require("sessions")
 app = get_app()
@@ -88,8 +88,9 @@ def end_controls(session: dict) -> None:
 def roster_view(sid: str, live: bool) -> None:
     @st.fragment(run_every=LIVE_REFRESH_SECONDS if live else None)
     def table() -> None:
+        guard_fragment("sessions")
         if live:
-            app.ingestor.pump()  # fold check-ins just made, instead of waiting for the background poll
+            app.fresh()  # fold check-ins just made, instead of waiting for the background poll
         roster = sessions.session_roster(app, sid)
         counts = roster["status"].value_counts()
         cols = st.columns(5)

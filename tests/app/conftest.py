@@ -63,10 +63,14 @@ def camera(monkeypatch):
 
 
 def as_user(script: str, username: str) -> AppTest:
-    """An AppTest of one page with a signed-in user in the session."""
+    """An AppTest of one page with a signed-in user in the session: the user as a sign-in makes it (read from the
+    store the pages use, with the password's fingerprint; pages read it again on every run)."""
+    from pages._ui import get_app
+
     at = AppTest.from_file(str(PROJECT_ROOT / script) if not script.startswith("/") else script, default_timeout=30)
-    student_id = "6501001" if ROLES[username] == "student" else None
-    at.session_state["user"] = auth.User(username, auth.Role(ROLES[username]), student_id=student_id)
+    user = auth.load_user(get_app(), username)
+    assert user is not None and user.role is auth.Role(ROLES[username]), username
+    at.session_state["user"] = user
     at.session_state["last_activity"] = datetime.now(UTC)
     return at
 

@@ -43,7 +43,7 @@ def test_sign_in_with_the_right_password(seeded):
 
 def test_wrong_password_is_refused_and_counted(seeded):
     at = sign_in("boss", "not-it")
-    assert texts(at, "error") == ["Wrong user name or password."]
+    assert texts(at, "error") == [auth.refused_message(seeded)]
     assert "user" not in at.session_state
 
 
@@ -84,10 +84,13 @@ def test_each_role_sees_only_its_pages(seeded, username, page):
 
 @pytest.mark.parametrize("username", ["boss", "stu"])
 def test_a_user_who_must_change_the_password_opens_only_the_account_page(seeded, username):
+    from pages._ui import get_app
+
+    auth.reset_password(get_app(), "test", username)  # must change it now (the session is the one signed in after)
     for page, script in PAGES.items():
         at = as_user(script, username)
         user = at.session_state["user"]
-        at.session_state["user"] = auth.User(username, user.role, student_id=user.student_id, must_change=True)
+        assert user.must_change
         at.run()
         assert not at.exception, (page, at.exception)
         if page == "account":
