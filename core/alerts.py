@@ -302,6 +302,6 @@ class UnknownFaceAlerts:
                       source="worker", payload={"kind": "unknown_face", "source": alert.source, "status": status,
                                                 "detail": detail})
         try:
-            self.app.submit(event)
+            self.app.submit(event, keep=True)  # the message went out: its record must not be lost
         except Exception:
             log.exception("could not record the alert for %s", alert.track_key)

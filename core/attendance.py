@@ -8,15 +8,10 @@ import pandas as pd
 
 from core.eventlog import Event
 from core.services import Rollcall
+from core.session_rules import STATE_SQL, admit, session_gate  # noqa: F401 - session_gate: re-exported
 
-# A session's state is derived from the clock and its events, never stored twice; the same rule as
-# core.sessions.session_state (upcoming · open, not started · active, started by staff · ended).
-_SESSION_STATE = """
-    CASE WHEN s.status = 'ended' OR now() > s.ends_at THEN 'ended'
-         WHEN s.status = 'active' THEN 'active'
-         WHEN now() < s.starts_at THEN 'upcoming'
-         ELSE 'open' END
-"""
+# A session's state in SQL: the twin of session_state (core/session_rules.py).
+_SESSION_STATE = STATE_SQL
 
 
 def sessions_between(app: Rollcall, start: date, end: date) -> pd.DataFrame:
@@ -73,41 +68,24 @@ def open_session_for(app: Rollcall, student_id: str, at: datetime) -> dict | Non
     return None if df.empty else df.iloc[0].to_dict()
 
 
-def session_gate(session: dict, at: datetime, *, must_be_started: bool = False) -> tuple[str | None, str]:
-    """("present" | "late", "") when a sighting at `at` counts for the session, else (None, why not).
-
-    Attendance is taken only inside the session's time window and before it is ended; arrivals after
-    the late threshold are late. The check-in page also needs the session started by staff.
-    """
-    def instant(value) -> datetime:
-        return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
-
-    ended_at = session.get("ended_at")
-    if session.get("status") == "ended" or (ended_at is not None and not pd.isna(ended_at) and at >= instant(ended_at)):
-        return None, "attendance has ended"
-    if must_be_started and session.get("status") != "active":
-        return None, "the session has not been started"
-    starts_at, ends_at = instant(session["starts_at"]), instant(session["ends_at"])
-    if at < starts_at:
-        return None, f"the session opens at {starts_at:%H:%M}"
-    if at > ends_at:
-        return None, f"the session closed at {ends_at:%H:%M}"
-    late_from = starts_at + timedelta(minutes=int(session["late_after_min"]))
-    return ("late" if at > late_from else "present"), ""
-
-
 def checkin_event(app: Rollcall, student_id: str, at_ms: int, method: str, actor: str, *, source: str = "app",
                   score: float | None = None, evidence: dict | None = None) -> Event | None:
-    """The attendance event for a sighting, or None outside every session window.
+    """The attendance event for a sighting by a device camera, or None when it does not count: the same rule as
+    the webcam's (core.session_rules.admit) for the person's session open at that time.
 
     The id is the session and the person, so however many sightings, cameras or processes report
     the same person, one record per person per session is kept.
     """
+    from core.sessions import already_attended_today
+
     at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
     session = open_session_for(app, student_id, at)
     if session is None:
         return None
-    status, _ = session_gate(session, at)
+    day = at.astimezone(app.settings.tz).date()
+    status, _ = admit(session, at, member=True,  # open_session_for looks among the person's classes only
+                      attended_elsewhere_today=lambda: already_attended_today(
+                          app, student_id, day, except_session=session["session_id"]))
     if status is None:
         return None
     return attendance_event(session["session_id"], student_id, status, at_ms, method, actor, source=source,

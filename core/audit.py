@@ -6,32 +6,13 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
+from core.events import label
 from core.services import Rollcall
-
-# What each kind of event means, in the words the audit trail shows (a kind not listed shows as itself).
-ACTIONS = {
-    "roster.imported": "Imported a roster", "person.upserted": "Edited a person", "person.deleted": "Deleted a person",
-    "consent.recorded": "Recorded consent", "face.enrolled": "Enrolled a face", "face.removed": "Removed faces",
-    "face.not_this_person": "Marked a wrong match",
-    "class.upserted": "Saved a class", "schedule.upserted": "Saved a schedule", "schedule.removed": "Removed a schedule",
-    "session.scheduled": "Scheduled a session", "session.started": "Started attendance",
-    "session.ended": "Ended attendance", "attendance.recorded": "Checked in",
-    "attendance.corrected": "Corrected attendance",
-    "ceremony.created": "Created a ceremony", "ceremony.started": "Started a ceremony",
-    "ceremony.ended": "Ended a ceremony", "ceremony.settings": "Changed ceremony settings",
-    "ceremony.called": "Called a graduate", "ceremony.call_undone": "Undid a call",
-    "ceremony.skipped": "Skipped a graduate", "ceremony.requeued": "Re-queued a graduate",
-    "ceremony.status_set": "Changed a graduate's status", "ceremony.lineup_checked": "Checked a card at line-up",
-    "user.created": "Added a user", "user.updated": "Changed a user", "user.password_set": "Set a password",
-    "auth.login_failed": "Failed sign-in", "auth.login_succeeded": "Signed in",
-    "device.registered": "Registered a device",
-    "consent.revoked": "Revoked consent", "person.erased": "Erased a person",
-    "retention.purged": "Purged expired data",
-}
 
 
 def describe(action: str) -> str:
-    return ACTIONS.get(action, action)
+    """What an event kind means, in the words the audit trail shows (core/events.py lists them)."""
+    return label(action)
 
 
 def actions(app: Rollcall) -> list[str]:

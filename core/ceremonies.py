@@ -58,12 +58,12 @@ def load(app: Rollcall, ceremony_id: str) -> ceremony.Ceremony:
         raise ceremony.CeremonyError(f"No ceremony {ceremony_id!r}.")
     r = row.iloc[0]
     entries = app.db.query("SELECT student_id, order_no, status, queue_pos, call_no, epoch_ms(called_at) AS c, "
-                           "epoch_ms(on_stage_at) AS s, epoch_ms(received_at) AS r FROM ceremony_entries "
-                           "WHERE ceremony_id = ?", [ceremony_id])
+                           "epoch_ms(on_stage_at) AS s, epoch_ms(received_at) AS r, epoch_ms(front_at) AS f "
+                           "FROM ceremony_entries WHERE ceremony_id = ?", [ceremony_id])
     return ceremony.Ceremony(
         ceremony_id, int(float(r["absent_timeout_min"]) * 60_000),
         {e.student_id: ceremony.Entry(e.student_id, int(e.order_no), e.status, float(e.queue_pos),
-                                      _int(e.call_no), _int(e.c), _int(e.s), _int(e.r))
+                                      _int(e.call_no), _int(e.c), _int(e.s), _int(e.r), _int(e.f))
          for e in entries.itertuples(index=False)},
         r["status"], bool(r["auto_advance"]), int(r["calls"]))
 

@@ -1,7 +1,8 @@
 """The ceremony state machine: pure functions over a ceremony's entries (no I/O, no clock).
 
 pending → (call) → waiting (yellow) → (front beam, RFID or face at the stage) → on_stage (blue)
-→ (back beam) → received (green); waiting → absent (red) after the timeout without a front beam.
+→ (back beam) → received (green); waiting → absent (red) after the timeout without a front beam, counted
+from when the graduate reached the front of the line (a batch called at once does not all time out together).
 An IR beam does not know who crossed it: a front beam belongs to the earliest called graduate
 still waiting (a FIFO line), a back beam to the earliest still on stage. RFID and face name the
 person. Staff may set any status with a reason. Anything that cannot apply is kept as a flag.
@@ -30,6 +31,7 @@ class Entry:
     called_at_ms: int | None = None
     on_stage_at_ms: int | None = None
     received_at_ms: int | None = None
+    front_at_ms: int | None = None  # when they became first in the waiting line: their absent timer starts then
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,15 @@ def apply(c: Ceremony, kind: str, payload: dict, at_ms: int) -> Ceremony:
     handler = _HANDLERS.get(kind)
     if handler is not None:
         handler(c, payload, at_ms)
+        _mark_front(c, at_ms)
     return c
+
+
+def _mark_front(c: Ceremony, at_ms: int) -> None:
+    """Whoever is first in the waiting line now, and was not before, starts their clock now."""
+    waiting = c.line("waiting")
+    if waiting and waiting[0].front_at_ms is None:
+        waiting[0].front_at_ms = at_ms
 
 
 def _flag(c: Ceremony, at_ms: int, kind: str, detail: str) -> None:
@@ -100,7 +110,7 @@ def _entry(c: Ceremony, payload: dict, at_ms: int, action: str) -> Entry | None:
 def _call(c: Ceremony, entry: Entry, at_ms: int) -> None:
     c.calls += 1
     entry.status, entry.call_no, entry.called_at_ms = "waiting", c.calls, at_ms
-    entry.on_stage_at_ms = entry.received_at_ms = None
+    entry.on_stage_at_ms = entry.received_at_ms = entry.front_at_ms = None
 
 
 def _started(c: Ceremony, payload: dict, at_ms: int) -> None:
@@ -141,7 +151,7 @@ def _call_undone(c: Ceremony, payload: dict, at_ms: int) -> None:
         if entry is not None:
             _flag(c, at_ms, "undo_ignored", f"{entry.student_id} is {LABELS[entry.status].lower()}, not waiting")
         return
-    entry.status, entry.call_no, entry.called_at_ms = "pending", None, None
+    entry.status, entry.call_no, entry.called_at_ms, entry.front_at_ms = "pending", None, None, None
 
 
 def _skipped(c: Ceremony, payload: dict, at_ms: int) -> None:
@@ -160,7 +170,7 @@ def _requeued(c: Ceremony, payload: dict, at_ms: int) -> None:
         return
     queue = c.queue()
     entry.queue_pos = (queue[0].queue_pos - 1.0) if queue else entry.queue_pos
-    entry.status, entry.call_no, entry.called_at_ms = "pending", None, None
+    entry.status, entry.call_no, entry.called_at_ms, entry.front_at_ms = "pending", None, None, None
 
 
 def _status_set(c: Ceremony, payload: dict, at_ms: int) -> None:
@@ -181,7 +191,7 @@ def _status_set(c: Ceremony, payload: dict, at_ms: int) -> None:
     elif status == "received":
         entry.received_at_ms = at_ms
     elif status == "pending":
-        entry.call_no = entry.called_at_ms = entry.on_stage_at_ms = entry.received_at_ms = None
+        entry.call_no = entry.called_at_ms = entry.on_stage_at_ms = entry.received_at_ms = entry.front_at_ms = None
 
 
 def _absent_timeout(c: Ceremony, payload: dict, at_ms: int) -> None:
@@ -231,11 +241,12 @@ _HANDLERS = {
 
 
 def due_timeouts(c: Ceremony, now_ms: int) -> list[Entry]:
-    """Waiting graduates whose time to reach the stage has run out."""
+    """Waiting graduates whose time to reach the stage has run out: counted from when each reached the front of
+    the line (the ones behind them have not started their clock)."""
     if c.status != "running":
         return []
-    return [e for e in c.line("waiting") if e.called_at_ms is not None
-            and now_ms - e.called_at_ms >= c.absent_timeout_ms]
+    return [e for e in c.line("waiting") if e.called_at_ms is not None and e.front_at_ms is not None
+            and now_ms - max(e.front_at_ms, e.called_at_ms) >= c.absent_timeout_ms]
 
 
 @dataclass(frozen=True)

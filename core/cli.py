@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core import auth, people
 from core.config import PROJECT_ROOT, get_settings
-from core.db import DatabaseLockedError
+from core.db import DatabaseDamagedError, DatabaseLockedError, set_aside, unreadable_reason
 from core.demo import load_demo
 from core.eventlog import open_event_log
 from core.roster import RosterFileError, parse_roster
@@ -123,7 +123,7 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
             people.commit_import(app, preview, args.actor)
     except DatabaseLockedError:
         # The app is running: the log is the hand-off, and its ingestor folds the import in.
-        open_event_log(settings).append([people.roster_event(preview, args.actor)])
+        open_event_log(settings).append(people.roster_events(preview, args.actor))
         print(f"Queued {len(preview.rows)} rows; the running app applies them within a second.")
         return 0
     print(f"Imported {len(preview.rows)} rows: {summary['new']} new, {summary['updated']} updated.")
@@ -131,9 +131,30 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Replay the event log into a new read model. A DuckDB file that cannot be opened (a damaged header, a
+    block failing its checksum, another DuckDB version) is renamed `.corrupt-<time>` first: it is disposable."""
+    path = get_settings().duckdb_path
+    reason = unreadable_reason(path)  # DatabaseLockedError while the app runs
+    if reason:
+        aside = set_aside(path)
+        print(f"{path.name} cannot be opened ({reason}); moved aside to {aside.name}.", file=sys.stderr)
     with opened(fold=False) as app:  # the rebuild folds the whole log anyway
         n = app.ingestor.rebuild()
         print(f"Rebuilt the read model from {n} events.")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the event log and the key store into DEST with SQLite's online backup API: consistent while the app
+    and the receiver run (a copy of the files could catch a write halfway or miss what is still in the WAL)."""
+    from core.backup import BackupError, backup
+
+    try:
+        report = backup(get_settings(), Path(args.dest))
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    for line in report.lines():
+        print(line)
     return 0
 
 
@@ -215,14 +236,14 @@ def cmd_device(args: argparse.Namespace) -> int:
     if args.action == "list":
         log = open_event_log(get_settings())
         for d in log.list_devices():
-            print(f"{d.device_id}\t{'enabled' if d.enabled else 'revoked'}\t{d.label}")
+            print(f"{d.device_id}\t{d.role}\t{'enabled' if d.enabled else 'revoked'}\t{d.label}")
         return 0
     if not args.device_id:
         return _fail(f"device {args.action} needs a DEVICE_ID")
     log = open_event_log(get_settings())  # the registry lives beside the log: works while the app runs
     try:
         if args.action == "add":
-            secret = devices.add_device(log, args.device_id, args.actor, args.label or "")
+            secret = devices.add_device(log, args.device_id, args.actor, args.label or "", args.role)
             print(f"Device {args.device_id} registered. Its secret (shown once; put it in config.h):\n{secret}")
         else:
             devices.set_enabled(log, args.device_id, args.action == "enable", args.actor, args.reason)
@@ -283,7 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--actor", default="cli", help="who is importing (for the audit trail)")
     p.set_defaults(func=cmd_import_roster)
-    sub.add_parser("rebuild", help="rebuild the read model from the event log").set_defaults(func=cmd_rebuild)
+    sub.add_parser("rebuild", help="rebuild the read model from the event log (a damaged one is moved aside)"
+                   ).set_defaults(func=cmd_rebuild)
+    p = sub.add_parser("backup", help="copy the event log and the keys into a new folder (safe while the app runs)")
+    p.add_argument("dest", help="a folder that does not exist yet, or is empty")
+    p.set_defaults(func=cmd_backup)
     p = sub.add_parser("people", help="list people")
     p.add_argument("--json", action="store_true")
     p.add_argument("--search", help="filter by name, id, department …")
@@ -302,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["add", "revoke", "enable", "list"])
     p.add_argument("device_id", nargs="?")
     p.add_argument("--label", help="where it is, e.g. 'front of stage'")
+    p.add_argument("--role", default="stage", choices=["stage", "rfid", "camera"],
+                   help="what it may post: stage beams (default), RFID scans or camera frames")
     p.add_argument("--reason")
     p.add_argument("--actor", default="cli")
     p.set_defaults(func=cmd_device)
@@ -327,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DatabaseLockedError, CliError) as exc:
+    except (DatabaseLockedError, DatabaseDamagedError, CliError) as exc:
         return _fail(str(exc))
 
 

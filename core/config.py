@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     event_log_backend: str = Field("local", pattern="^(local|firestore)$")
     # Firestore back-end: a project, a collection prefix (several deployments can share a project),
     # and a service-account JSON file (not needed with FIRESTORE_EMULATOR_HOST set).
+    event_log_busy_timeout_seconds: float = 30.0  # local log: a write waits this long for another process's lock
     firestore_project_id: str = "demo-rollcall"
     firestore_prefix: str = "rollcall"
     firestore_credentials: Path | None = None
@@ -39,12 +40,13 @@ class Settings(BaseSettings):
     # waits before readers deliver it (must exceed the request-to-commit time of any append), and how long an
     # append keeps retrying transient errors before it raises EventLogUnavailable.
     firestore_shards: int = Field(4, ge=1, le=64)
-    firestore_settle_ms: int = Field(250, ge=0)
+    firestore_settle_ms: int = Field(1000, ge=0)  # bench/firestore.py: request-to-commit took up to 560 ms
     firestore_append_budget_seconds: float = Field(20.0, gt=0)
     ingest_poll_seconds: float = 0.2
     ingest_batch_size: int = 1000
     # The ingestor commits at least this often while it folds: a staff action waits at most this long for it.
     ingest_max_transaction_seconds: float = 0.25
+    outbox_retry_seconds: float = 2.0  # how often events kept while the store was down are appended again
     page_fold_seconds: float = 1.0  # a page showing device traffic folds the backlog for at most this long first
 
     # Device receiver (receiver/app.py)
@@ -72,6 +74,18 @@ class Settings(BaseSettings):
     lockout_attempts: int = 5
     lockout_minutes: int = 15
     min_password_length: int = 10
+    # Each Argon2 check takes ~64 MiB and ~0.2 s of a core: at most this many run at once in the process; a
+    # sign-in that waits longer than `signin_busy_wait_seconds` for a turn is answered "busy, try again".
+    max_concurrent_password_checks: int = Field(4, ge=1)
+    signin_busy_wait_seconds: float = Field(10.0, gt=0)
+    # Per source (client address; the browser session when there is none): failed sign-ins at once, then one
+    # more every `signin_source_refill_seconds`. One source then fails 3 times per 15 minutes, fewer than the
+    # `lockout_attempts` it takes to lock an account again once a lock has ended.
+    signin_source_burst: int = Field(5, ge=1)
+    signin_source_refill_seconds: float = Field(300.0, gt=0)
+    # Behind a reverse proxy every client comes from the proxy: name the header it sets to the client's address
+    # (e.g. "X-Real-IP"; of "X-Forwarded-For" the last address is taken). Only with a proxy that sets it.
+    signin_client_ip_header: str | None = None
 
     # Sessions: the late threshold a new schedule starts with, and how far one "Create sessions" may reach
     default_late_after_min: int = 10

@@ -17,18 +17,24 @@ log = logging.getLogger(__name__)
 
 
 class Ingestor(Poller):
+    """Folds the log in batches (set-based, see projections). The background thread follows the log; a caller
+    that needs its own write folded (`catch_up`) goes first: the thread steps aside between batches while
+    anyone waits, so staff never queue behind a device backlog folded in the background."""
+
     name = "rollcall-ingestor"
 
-    def __init__(self, events: EventLog, db: Database, *, batch_size: int = 500,
-                 max_transaction_seconds: float = 0.5):
+    def __init__(self, events: EventLog, db: Database, *, batch_size: int = 1000,
+                 max_transaction_seconds: float = 0.25):
         super().__init__()
         self.events = events
         self.db = db
         self.batch_size = batch_size
-        # A transaction ends after this long even mid-batch: a crash then loses at most that much work, and an
-        # app restarted on a large backlog commits progress at once (slow events fold in about 10 ms each).
+        # A transaction ends after this long even mid-batch: a crash then loses at most that much work, an app
+        # restarted on a large backlog commits progress at once, and a waiting staff action waits at most this.
         self.max_transaction_seconds = max_transaction_seconds
-        self._lock = threading.RLock()  # re-entered: rebuild folds the last events under it
+        self._lock = threading.RLock()  # one fold at a time; re-entered: rebuild folds the last events under it
+        self._waiting = threading.Condition()
+        self._urgent = 0  # callers in catch_up: the background thread lets them go first
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -40,15 +46,44 @@ class Ingestor(Poller):
     def cursor(self) -> int:
         return int(self.db.scalar("SELECT cursor FROM ingest_state WHERE id = 1"))
 
-    def pump(self) -> int:
-        """Fold every event not yet ingested; returns how many were folded."""
+    def pump(self, until: int | None = None, *, step_aside: bool = False) -> int:
+        """Fold every event not yet ingested (only up to position `until` when given); returns how many.
+        With `step_aside` (the background thread) it waits between batches while a caller is in catch_up."""
         done = 0
-        with self._lock:
-            while True:
-                batch = self.events.read_after(self.cursor(), self.batch_size)
+        while True:
+            if step_aside:
+                with self._waiting:
+                    while self._urgent:
+                        self._waiting.wait()
+            with self._lock:  # batch by batch: a caller in catch_up gets in between
+                cursor = self.cursor()
+                if until is not None and cursor >= until:
+                    return done
+                batch = self.events.read_after(cursor, self.batch_size)
+                if until is not None:
+                    batch = [s for s in batch if s.position <= until]
                 if not batch:
                     return done
                 done += self._fold(batch)
+
+    def catch_up(self, position: int, timeout: float = 30.0) -> bool:
+        """Fold up to `position` now, ahead of the background thread; False if not reached within `timeout`
+        (e.g. Firestore's settle window still hides it, or the backlog before it is long)."""
+        with self._waiting:
+            self._urgent += 1
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                self.pump(until=position)
+                if self.cursor() >= position:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.02)  # appended but not readable yet
+        finally:
+            with self._waiting:
+                self._urgent -= 1
+                self._waiting.notify_all()
 
     def _fold(self, batch: list[StoredEvent]) -> int:
         """Fold the batch, or as much of it as fits in one transaction's time; returns how many were folded."""
@@ -56,12 +91,14 @@ class Ingestor(Poller):
         try:
             with self.db.write() as cur:
                 started = time.monotonic()
+                folding = projections.Batch(cur)
                 folded = 0
                 for stored in batch:
-                    projections.apply(cur, stored.event)
+                    folding.add(stored.event)
                     folded += 1
                     if time.monotonic() - started > self.max_transaction_seconds:
                         break
+                folding.finish()
                 cur.execute("UPDATE ingest_state SET cursor = ? WHERE id = 1", [batch[folded - 1].position])
             return folded
         except Exception:
@@ -93,7 +130,8 @@ class Ingestor(Poller):
             stale.unlink(missing_ok=True)
         fresh = Database(fresh_path, timezone=self.db.timezone)
         try:
-            aside = Ingestor(self.events, fresh, batch_size=self.batch_size)
+            # A rebuild has no staff waiting on it: large transactions fold fastest.
+            aside = Ingestor(self.events, fresh, batch_size=max(self.batch_size, 5000), max_transaction_seconds=5.0)
             folded = aside.pump()
             with self._lock:
                 folded += aside.pump()
@@ -104,4 +142,4 @@ class Ingestor(Poller):
         return folded
 
     def tick(self) -> int:
-        return self.pump()
+        return self.pump(step_aside=True)

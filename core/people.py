@@ -60,16 +60,22 @@ def commit_import(app: Rollcall, preview: RosterPreview, actor: str) -> int:
         raise PersonError(f"{len(preview.errors)} row(s) have errors; fix the file and upload it again.")
     if not preview.rows:
         raise PersonError("The file has no rows to import.")
-    app.submit(roster_event(preview, actor))
+    app.submit(*roster_events(preview, actor))
     return len(preview.rows)
 
 
-def roster_event(preview: RosterPreview, actor: str) -> Event:
-    present = sorted({k for r in preview.rows for k, v in r.as_payload().items() if v is not None})
-    return Event.new("roster.imported", {
-        "file_name": preview.file_name, "encoding": preview.encoding, "columns": present,
-        "rows": [r.as_payload() for r in preview.rows],
-    }, actor=actor)
+ROSTER_ROWS_PER_EVENT = 1_000  # a Firestore document holds at most 1 MiB: a 50,000-row roster is 50 events
+
+
+def roster_events(preview: RosterPreview, actor: str) -> list[Event]:
+    """One import as events of at most ROSTER_ROWS_PER_EVENT rows, appended together (one append is atomic)."""
+    rows = [r.as_payload() for r in preview.rows]
+    present = sorted({k for r in rows for k, v in r.items() if v is not None})  # of the whole file, for every part
+    parts = max(1, -(-len(rows) // ROSTER_ROWS_PER_EVENT))
+    return [Event.new("roster.imported", {
+        "file_name": preview.file_name, "encoding": preview.encoding, "columns": present, "part": n + 1,
+        "parts": parts, "rows": rows[n * ROSTER_ROWS_PER_EVENT:(n + 1) * ROSTER_ROWS_PER_EVENT],
+    }, actor=actor) for n in range(parts)]
 
 
 def update(app: Rollcall, actor: str, student_id: str, changes: dict, reason: str | None = None) -> None:

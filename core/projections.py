@@ -1,8 +1,18 @@
-"""Fold events into the DuckDB read model. Each handler is deterministic: the same events in the
-same order give the same tables, which is what makes a rebuild from the log exact."""
+"""Fold events into the DuckDB read model, a batch at a time.
+
+Each fold is deterministic: the same events in the same order give the same tables, which is what makes a
+rebuild from the log exact. A batch is folded set-based: events are routed to *groups* (attendance, the
+ceremony state machine, device traffic, face templates, the audit trail, ...), a group gathers its events and
+writes them with one statement per table when it is flushed, and the ceremony state machine runs in Python
+over every ceremony event of the run and is written back once. Order is kept where it matters: each group
+names the tables it reads or writes, and an event whose group touches a table that another open group
+touches flushes that group first, so the tables end exactly as if every event had been folded one by one
+(a test folds the same log both ways and compares). Kinds without a group fold one event at a time.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
@@ -13,45 +23,161 @@ import pandas as pd
 
 from core import ceremony
 from core.eventlog import Event
+from core.events import KINDS
 
 Cursor = duckdb.DuckDBPyConnection
 Handler = Callable[[Cursor, Event], None]
+EVERYTHING = frozenset({"*"})  # a fold that may read or write any table: it runs alone, in order
+_STAGE_SENSORS = ("beam.front", "beam.back", "rfid.scan")
+STAGE_SENSOR_SKEW_MS = 60_000  # a stage sensor's event dated further than this from its arrival moves nobody
 
 PERSON_FIELDS = ("name", "name_en", "guardian_name", "department", "phone", "email", "ceremony_order", "rfid_tag",
                  "pronunciation")
-_HANDLERS: dict[str, Handler] = {}
 
 
-def handles(kind: str) -> Callable[[Handler], Handler]:
+class UnknownKind(ValueError):
+    """An event whose kind has no fold: recorded as an ingest error (never skipped in silence)."""
+
+
+class Group:
+    """Gathers the events of one fold group and writes them when flushed."""
+
+    tables: frozenset[str] = EVERYTHING
+
+    def __init__(self, cur: Cursor):
+        self.cur = cur
+
+    def add(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+
+# What a one-at-a-time fold touches: fixed, or worked out from the event (before it is folded).
+Tables = frozenset[str] | Callable[[Cursor, Event], frozenset[str]]
+_SOLO: dict[str, tuple[Handler, Tables]] = {}  # kinds folded one event at a time (staff edits, sessions, users)
+_GROUPED: dict[str, type[Group]] = {}  # kinds gathered into a group and written set-based
+
+
+def handles(kind: str, tables: Tables = EVERYTHING) -> Callable[[Handler], Handler]:
+    """Register a one-event-at-a-time fold for `kind`, touching `tables` (default: any)."""
     def register(fn: Handler) -> Handler:
-        _HANDLERS[kind] = fn
+        _SOLO[kind] = (fn, tables)
         return fn
     return register
+
+
+def grouped(*kinds: str) -> Callable[[type[Group]], type[Group]]:
+    def register(cls: type[Group]) -> type[Group]:
+        for kind in kinds:
+            _GROUPED[kind] = cls
+        return cls
+    return register
+
+
+def folds(kind: str) -> bool:
+    return kind in _SOLO or kind in _GROUPED
+
+
+class Batch:
+    """One transaction's worth of events: `add` them in log order, then `finish`."""
+
+    def __init__(self, cur: Cursor):
+        self.cur = cur
+        self.open: dict[type[Group], Group] = {}  # pairwise free of shared tables: their order does not matter
+        self.audit: list[Event] = []
+
+    def add(self, event: Event) -> None:
+        if event.kind in _GROUPED:
+            self._gather(_GROUPED[event.kind], event)
+        elif event.kind in _SOLO:
+            handler, tables = _SOLO[event.kind]
+            self._make_way(tables(self.cur, event) if callable(tables) else tables)
+            handler(self.cur, event)
+        else:
+            raise UnknownKind(f"no fold for event kind {event.kind!r}")
+        if event.source == "device":
+            self._gather(DeviceTraffic, event)
+            if event.kind in _STAGE_SENSORS:
+                self._gather(CeremonyRun, event)
+        elif (event.source == "app" and event.actor) or _always_audited(event.kind):
+            self.audit.append(event)  # people's actions; device traffic and derived results are not audit material
+
+    def _make_way(self, tables: frozenset[str], keep: type[Group] | None = None) -> None:
+        """Write the open groups that touch `tables`, so what comes next sees them."""
+        for kind, group in list(self.open.items()):
+            if kind is not keep and _overlap(group.tables, tables):
+                group.flush()
+                del self.open[kind]
+
+    def _gather(self, kind: type[Group], event: Event) -> None:
+        self._make_way(kind.tables, keep=kind)
+        if kind not in self.open:
+            self.open[kind] = kind(self.cur)
+        self.open[kind].add(event)
+
+    def finish(self) -> None:
+        for group in self.open.values():
+            group.flush()
+        self.open.clear()
+        _write_audit(self.cur, self.audit)
+        self.audit.clear()
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> bool:
+    return "*" in a or "*" in b or bool(a & b)
+
+
+def _always_audited(kind: str) -> bool:
+    known = KINDS.get(kind)
+    return bool(known and known.always_audited)
+
+
+def fold(cur: Cursor, events: list[Event]) -> None:
+    batch = Batch(cur)
+    for event in events:
+        batch.add(event)
+    batch.finish()
+
+
+def apply(cur: Cursor, event: Event) -> None:
+    """Fold one event (tests and tools; the ingestor folds batches)."""
+    fold(cur, [event])
+
+
+def _first(result: Cursor) -> tuple | None:
+    """The first row, with the result read to its end (DuckDB refuses new work on a cursor that has an
+    unfinished result)."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
 
 
 def ts(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def apply(cur: Cursor, event: Event) -> None:
-    handler = _HANDLERS.get(event.kind)
-    if handler is not None:
-        handler(cur, event)
-    if event.source == "device":
-        _device_event(cur, event)
-        if event.kind in ("beam.front", "beam.back", "rfid.scan"):
-            _stage_sensor(cur, event)
-    elif (event.source == "app" and event.actor) or event.kind in ALWAYS_AUDITED:
-        _audit(cur, event)  # people's actions; device traffic and derived results are not audit material
+def _frame(cur: Cursor, name: str, df: pd.DataFrame, sql: str, params: Any = None) -> Any:
+    """Run `sql` with `df` visible as table `name` (a zero-copy scan of the DataFrame)."""
+    cur.register(name, df)
+    try:
+        return cur.execute(sql, params or []).fetchall()
+    finally:
+        with contextlib.suppress(duckdb.Error):  # after a failed statement: keep its error, not this one's
+            cur.unregister(name)
 
 
 # --- people ---------------------------------------------------------------------------------
+
+# Columns of `people` that other groups read or write are named apart, so a ceremony run (reading RFID tags) and
+# enrollments (writing photo counts) do not wait for each other. Creating or editing a person touches them all.
+PEOPLE = frozenset({"people", "people.rfid_tag", "people.photo_count"})
 
 def _upsert_person(cur: Cursor, fields: dict[str, Any], at: datetime) -> None:
     """Insert, or update only the fields given (a roster without an e-mail column keeps e-mails)."""
     student_id = fields["student_id"]
     given = {k: fields[k] for k in PERSON_FIELDS if k in fields}
-    exists = cur.execute("SELECT 1 FROM people WHERE student_id = ?", [student_id]).fetchone()
+    exists = _first(cur.execute("SELECT 1 FROM people WHERE student_id = ?", [student_id]))
     if exists:
         if given:
             sets = ", ".join(f"{k} = ?" for k in given)
@@ -63,12 +189,21 @@ def _upsert_person(cur: Cursor, fields: dict[str, Any], at: datetime) -> None:
                 [student_id, *given.values(), at, at])
 
 
-@handles("person.upserted")
+def _person_edit_touches(cur: Cursor, e: Event) -> frozenset[str]:
+    """An edit of an existing person without an RFID tag leaves the columns other groups use alone."""
+    fields = e.payload.get("person") or {}
+    if "rfid_tag" in fields or _first(cur.execute("SELECT 1 FROM people WHERE student_id = ?",
+                                                  [fields.get("student_id")])) is None:
+        return PEOPLE
+    return frozenset({"people"})
+
+
+@handles("person.upserted", _person_edit_touches)
 def _person_upserted(cur: Cursor, e: Event) -> None:
     _upsert_person(cur, e.payload["person"], ts(e.ts_ms))
 
 
-@handles("roster.imported")
+@handles("roster.imported", PEOPLE)
 def _roster_imported(cur: Cursor, e: Event) -> None:
     # One set-based upsert: a 50,000-row roster folds in about a second instead of a row at a time.
     given = [k for k in PERSON_FIELDS if k in set(e.payload["columns"]) | {"name"}]
@@ -77,15 +212,10 @@ def _roster_imported(cur: Cursor, e: Event) -> None:
     rows = rows.drop_duplicates("student_id", keep="last")
     cols = ", ".join(["student_id", *given])
     updates = ", ".join(f"{k} = excluded.{k}" for k in given)
-    cur.register("roster_rows", rows)
-    try:
-        cur.execute(
-            f"INSERT INTO people ({cols}, created_at, updated_at) SELECT {cols}, $at, $at FROM roster_rows "
-            f"ON CONFLICT (student_id) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
-            {"at": ts(e.ts_ms)},
-        )
-    finally:
-        cur.unregister("roster_rows")
+    _frame(cur, "roster_rows", rows,
+           f"INSERT INTO people ({cols}, created_at, updated_at) SELECT {cols}, $at, $at FROM roster_rows "
+           f"ON CONFLICT (student_id) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
+           {"at": ts(e.ts_ms)})
 
 
 @handles("person.deleted")
@@ -99,18 +229,21 @@ def _person_deleted(cur: Cursor, e: Event) -> None:
 
 # --- classes, schedules, sessions, attendance ----------------------------------------------
 
-@handles("class.upserted")
+@handles("class.upserted", frozenset({"classes", "class_members"}))
 def _class_upserted(cur: Cursor, e: Event) -> None:
     p = e.payload
     cur.execute("INSERT OR REPLACE INTO classes VALUES (?, ?, ?, ?)",
                 [p["class_id"], p["name"], p.get("department"), p.get("teacher")])
     if "members" in p:
         cur.execute("DELETE FROM class_members WHERE class_id = ?", [p["class_id"]])
-        for student_id in p["members"]:
-            cur.execute("INSERT OR IGNORE INTO class_members VALUES (?, ?)", [p["class_id"], student_id])
+        members = pd.DataFrame({"class_id": p["class_id"], "student_id": list(dict.fromkeys(p["members"]))},
+                               dtype=object)
+        if len(members):
+            _frame(cur, "members", members, "INSERT OR IGNORE INTO class_members SELECT class_id, student_id "
+                                            "FROM members")
 
 
-@handles("schedule.upserted")
+@handles("schedule.upserted", frozenset({"schedules"}))
 def _schedule_upserted(cur: Cursor, e: Event) -> None:
     p = e.payload
     cur.execute(
@@ -122,14 +255,16 @@ def _schedule_upserted(cur: Cursor, e: Event) -> None:
     )
 
 
-@handles("schedule.removed")
+@handles("schedule.removed", frozenset({"schedules"}))
 def _schedule_removed(cur: Cursor, e: Event) -> None:
     cur.execute("DELETE FROM schedules WHERE schedule_id = ?", [e.payload["schedule_id"]])
 
 
-@handles("session.scheduled")
+@handles("session.scheduled", frozenset({"sessions", "attendance"}))
 def _session_scheduled(cur: Cursor, e: Event) -> None:
     p = e.payload
+    before = _first(cur.execute("SELECT class_id, epoch_ms(starts_at) FROM sessions WHERE session_id = ?",
+                                [p["session_id"]]))
     # A reschedule changes the times and setup, never whether the session was started or ended.
     cur.execute(
         "INSERT INTO sessions (session_id, class_id, starts_at, ends_at, late_after_min, liveness, once_per_day, "
@@ -141,13 +276,18 @@ def _session_scheduled(cur: Cursor, e: Event) -> None:
         [p["session_id"], p["class_id"], ts(p["starts_at_ms"]), ts(p["ends_at_ms"]), p.get("late_after_min", 10),
          p.get("liveness", "off"), bool(p.get("once_per_day", False)), bool(p.get("qr_needs_face", False))],
     )
-    # Attendance rows carry copies of their session's class and start (for fast statistics): keep them true.
-    cur.execute("UPDATE attendance SET class_id = ?, starts_at = ?, session_no = (SELECT session_no FROM sessions "
-                "WHERE session_id = ?) WHERE session_id = ?",
+    # Attendance rows carry copies of their session's class and start (for fast statistics): keep them true. Only
+    # a moved session, or check-ins that arrived before their session was scheduled (they have no session key yet:
+    # row groups without such rows are skipped), can need it — not every new session (a scan of the whole table).
+    if before is not None and tuple(before) == (p["class_id"], p["starts_at_ms"]):
+        return
+    only_unscheduled = "session_no IS NULL AND " if before is None else ""
+    cur.execute(f"UPDATE attendance SET class_id = ?, starts_at = ?, session_no = (SELECT session_no FROM sessions "
+                f"WHERE session_id = ?) WHERE {only_unscheduled}session_id = ?",
                 [p["class_id"], ts(p["starts_at_ms"]), p["session_id"], p["session_id"]])
 
 
-@handles("session.started")
+@handles("session.started", frozenset({"sessions"}))
 def _session_started(cur: Cursor, e: Event) -> None:
     p = e.payload
     # Starting sets up the session (the "setup page"); starting it again only changes the setup.
@@ -160,41 +300,106 @@ def _session_started(cur: Cursor, e: Event) -> None:
     )
 
 
-@handles("session.ended")
+@grouped("attendance.recorded", "attendance.corrected", "session.ended")
+class AttendanceRun(Group):
+    """Check-ins, set-based: one record per person per session (the first event wins, a repeat is a no-op),
+    nothing after End attendance, whichever camera or device reports late. Staff corrections in the same run
+    apply one by one after the check-ins that came before them; a check-in after a correction of the same record
+    changes nothing (the record exists by then), so it is dropped. End attendance in the run applies to the
+    check-ins after it (dropped from their end time on) and is written last."""
+
+    tables = frozenset({"attendance", "person_keys", "evidence_crops", "sessions"})
+
+    def __init__(self, cur: Cursor):
+        super().__init__(cur)
+        self.rows: list[dict[str, Any]] = []
+        self.corrections: list[Event] = []
+        self.corrected: set[tuple[str, str]] = set()
+        self.students: list[str] = []  # in order of appearance: who gets the next person key
+        self.ends: list[Event] = []
+        self.ended: dict[str, datetime] = {}  # sessions ended in this run -> when
+
+    def add(self, e: Event) -> None:
+        p = e.payload
+        if e.kind == "session.ended":
+            self._end(e)
+            return
+        self.students.append(p["student_id"])
+        if e.kind == "attendance.corrected":
+            self.corrections.append(e)
+            self.corrected.add((p["session_id"], p["student_id"]))
+            return
+        if (p["session_id"], p["student_id"]) in self.corrected:
+            return
+        at = ts(p.get("at_ms", e.ts_ms))
+        if p["session_id"] in self.ended and at >= self.ended[p["session_id"]]:
+            return
+        evidence = p.get("evidence") or {}
+        self.rows.append({
+            "seq": len(self.rows), "session_id": p["session_id"], "student_id": p["student_id"],
+            "status": p["status"], "checked_at": at, "method": p["method"],
+            "score": p.get("score"), "event_id": e.id, "runner_up_gap": evidence.get("runner_up_gap"),
+            "liveness": evidence.get("liveness"), "model": evidence.get("model"),
+            "threshold": evidence.get("threshold"), "crop_token": evidence.get("crop_token")})
+
+    def flush(self) -> None:
+        if self.students:
+            person_keys(self.cur, self.students)
+        if self.rows:
+            self._record(pd.DataFrame(self.rows))
+        for e in self.corrections:
+            _attendance_corrected(self.cur, e)
+        for e in self.ends:
+            _session_ended(self.cur, e)
+        self.rows.clear()
+        self.corrections.clear()
+        self.corrected.clear()
+        self.students.clear()
+        self.ends.clear()
+        self.ended.clear()
+
+    def _end(self, e: Event) -> None:
+        session_id = e.payload["session_id"]
+        self.ends.append(e)
+        if session_id not in self.ended:
+            row = _first(self.cur.execute("SELECT status FROM sessions WHERE session_id = ?", [session_id]))
+            if row is not None and row[0] != "ended":  # ended before the run: the read model already says so
+                self.ended[session_id] = ts(e.ts_ms)
+
+    def _record(self, rows: pd.DataFrame) -> None:
+        for col in ("score", "runner_up_gap", "threshold"):
+            rows[col] = pd.to_numeric(rows[col], errors="coerce").astype("float64")
+        for col in ("liveness", "model", "crop_token"):
+            rows[col] = rows[col].astype(object)
+        rows["checked_at"] = pd.to_datetime(rows["checked_at"], utc=True)
+        # The session's class and start, and the status as flags, are copied onto the row (statistics filter on
+        # them without a join or string comparisons), with the person's integer key.
+        made = _frame(self.cur, "checkins", rows, """
+            INSERT INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, attended,
+                late, person_no, class_id, starts_at, session_no, runner_up_gap, liveness, model, threshold)
+            SELECT session_id, student_id, status, checked_at, method, score, event_id, status IN ('present', 'late'),
+                status = 'late', person_no, class_id, starts_at, session_no, runner_up_gap, liveness, model, threshold
+            FROM (
+                SELECT r.*, k.person_no, s.class_id, s.starts_at, s.session_no,
+                    row_number() OVER (PARTITION BY r.session_id, r.student_id ORDER BY r.seq) AS nth
+                FROM checkins r JOIN person_keys k USING (student_id)
+                LEFT JOIN sessions s ON s.session_id = r.session_id
+                WHERE s.ended_at IS NULL OR r.checked_at < s.ended_at)
+            WHERE nth = 1
+            ON CONFLICT DO NOTHING
+            RETURNING event_id""")
+        # The face crop is kept only when its event made the record.
+        crops = rows[rows["crop_token"].notna() & rows["event_id"].isin({m[0] for m in made})]
+        if len(crops):
+            _frame(self.cur, "crops", crops, "INSERT OR IGNORE INTO evidence_crops SELECT event_id, session_id, "
+                                             "student_id, checked_at, crop_token FROM crops")
+
+
 def _session_ended(cur: Cursor, e: Event) -> None:
     cur.execute("UPDATE sessions SET status = 'ended', ended_at = ? WHERE session_id = ? AND status <> 'ended'",
                 [ts(e.ts_ms), e.payload["session_id"]])
 
 
-@handles("attendance.recorded")
-def _attendance_recorded(cur: Cursor, e: Event) -> None:
-    p = e.payload
-    evidence = p.get("evidence") or {}
-    at = ts(p.get("at_ms", e.ts_ms))
-    # After End attendance nothing more is recorded, whichever camera or device reports late.
-    # One record per person per session: the first event wins, a repeat is a no-op.
-    # The session's class and start, and the status as flags, are copied onto the row (statistics filter on
-    # them without a join or string comparisons), with the person's integer key.
-    cur.execute(
-        "INSERT OR IGNORE INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
-        "attended, late, person_no, class_id, starts_at, session_no, runner_up_gap, liveness, model, threshold) "
-        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, s.class_id, s.starts_at, s.session_no, ?, ?, ?, ? "
-        "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ? WHERE s.ended_at IS NULL OR ? < s.ended_at",
-        [p["session_id"], p["student_id"], p["status"], at, p["method"], p.get("score"),
-         e.id, p["status"] in ("present", "late"), p["status"] == "late", person_key(cur, p["student_id"]),
-         evidence.get("runner_up_gap"),
-         evidence.get("liveness"), evidence.get("model"), evidence.get("threshold"), p["session_id"], at],
-    )
-    # Kept only when this event made the record (looked up by the primary key: a scan of event_id would make a
-    # rebuild quadratic).
-    if evidence.get("crop_token") and cur.execute(
-            "SELECT 1 FROM attendance WHERE session_id = ? AND student_id = ? AND event_id = ?",
-            [p["session_id"], p["student_id"], e.id]).fetchone():
-        cur.execute("INSERT OR IGNORE INTO evidence_crops VALUES (?, ?, ?, ?, ?)",
-                    [e.id, p["session_id"], p["student_id"], at, evidence["crop_token"]])
-
-
-@handles("attendance.corrected")
 def _attendance_corrected(cur: Cursor, e: Event) -> None:
     p = e.payload
     status = p["status"]
@@ -212,18 +417,33 @@ def _attendance_corrected(cur: Cursor, e: Event) -> None:
     )
 
 
+def person_keys(cur: Cursor, student_ids: list[str]) -> None:
+    """Give people seen for the first time their integer key (attendance.person_no), in order of appearance:
+    one more than the largest given, then the next."""
+    wanted = pd.DataFrame({"student_id": list(dict.fromkeys(student_ids))}, dtype=object)
+    wanted["n"] = range(len(wanted))
+    _frame(cur, "wanted", wanted, """
+        INSERT INTO person_keys
+        SELECT w.student_id, (SELECT coalesce(max(person_no), 0) FROM person_keys)
+            + row_number() OVER (ORDER BY w.n)
+        FROM wanted w ANTI JOIN person_keys k USING (student_id)""")
+
+
 def person_key(cur: Cursor, student_id: str) -> int:
     """The person's integer key (attendance.person_no); the first time, one more than the largest given."""
-    row = cur.execute("SELECT person_no FROM person_keys WHERE student_id = ?", [student_id]).fetchone()
+    row = _first(cur.execute("SELECT person_no FROM person_keys WHERE student_id = ?", [student_id]))
     if row is None:  # looked up first: a read is cheaper than an INSERT OR IGNORE on every check-in
-        row = cur.execute("INSERT INTO person_keys SELECT ?, coalesce(max(person_no), 0) + 1 FROM person_keys "
-                          "RETURNING person_no", [student_id]).fetchone()
+        row = _first(cur.execute("INSERT INTO person_keys SELECT ?, coalesce(max(person_no), 0) + 1 FROM person_keys "
+                          "RETURNING person_no", [student_id]))
     return row[0]
 
 
 # --- ceremonies ------------------------------------------------------------------------------
 
-@handles("ceremony.created")
+CEREMONY_TABLES = frozenset({"ceremonies", "ceremony_entries", "ceremony_flags"})
+
+
+@handles("ceremony.created", CEREMONY_TABLES)
 def _ceremony_created(cur: Cursor, e: Event) -> None:
     p = e.payload
     cur.execute("INSERT OR REPLACE INTO ceremonies (ceremony_id, name, on_date, venue, absent_timeout_min, created_at, "
@@ -232,107 +452,177 @@ def _ceremony_created(cur: Cursor, e: Event) -> None:
                  p.get("absent_timeout_min", 5), ts(e.ts_ms)])
     cur.execute("DELETE FROM ceremony_entries WHERE ceremony_id = ?", [p["ceremony_id"]])
     cur.execute("DELETE FROM ceremony_flags WHERE ceremony_id = ?", [p["ceremony_id"]])
-    for entry in p["entries"]:
-        cur.execute("INSERT INTO ceremony_entries (ceremony_id, student_id, order_no, queue_pos) VALUES (?, ?, ?, ?)",
-                    [p["ceremony_id"], entry["student_id"], entry["order_no"], float(entry["order_no"])])
+    entries = pd.DataFrame({"student_id": [x["student_id"] for x in p["entries"]],
+                            "order_no": [int(x["order_no"]) for x in p["entries"]]})
+    if len(entries):
+        entries["student_id"] = entries["student_id"].astype(object)
+        _frame(cur, "entries", entries, "INSERT INTO ceremony_entries (ceremony_id, student_id, order_no, queue_pos) "
+                                        "SELECT ?, student_id, order_no, order_no::DOUBLE FROM entries",
+               [p["ceremony_id"]])
 
 
-def _load_ceremony(cur: Cursor, ceremony_id: str) -> ceremony.Ceremony | None:
-    row = cur.execute("SELECT absent_timeout_min, status, auto_advance, calls FROM ceremonies WHERE ceremony_id = ?",
-                      [ceremony_id]).fetchone()
-    if row is None:
-        return None
-    rows = cur.execute("SELECT student_id, order_no, status, queue_pos, call_no, epoch_ms(called_at), "
-                       "epoch_ms(on_stage_at), epoch_ms(received_at) FROM ceremony_entries WHERE ceremony_id = ?",
-                       [ceremony_id]).fetchall()
-    entries = {r[0]: ceremony.Entry(*r) for r in rows}
-    return ceremony.Ceremony(ceremony_id, int(float(row[0]) * 60_000), entries, row[1], bool(row[2]), int(row[3]))
+@grouped("ceremony.started", "ceremony.ended", "ceremony.settings", "ceremony.called", "ceremony.call_undone",
+         "ceremony.skipped", "ceremony.requeued", "ceremony.status_set", "ceremony.absent_timeout",
+         "stage.identified")
+class CeremonyRun(Group):
+    """Staff actions, timers and stage sensors: each ceremony is loaded once, the pure state machine runs over
+    every event of the run in order, and what changed is written back once. Beams belong to the running
+    ceremony; an RFID tag names the person who carries it."""
+
+    tables = CEREMONY_TABLES | {"people.rfid_tag"}  # whose RFID tag a scan shows
+
+    def __init__(self, cur: Cursor):
+        super().__init__(cur)
+        self.loaded: dict[str, _Loaded] = {}
+        self.started: dict[str, tuple[str, datetime | None]] | None = None  # every ceremony: status, started_at
+        self.flags: list[tuple] = []
+
+    def add(self, e: Event) -> None:
+        if e.kind not in _STAGE_SENSORS:
+            self._fold(e.payload.get("ceremony_id"), e.kind, e.payload, e)
+            return
+        running = self._running()
+        if running is None:
+            return
+        received = e.payload.get("received_ms")
+        if isinstance(received, int) and abs(received - e.ts_ms) > STAGE_SENSOR_SKEW_MS:
+            # A beam dated far from when it arrived (a replayed buffer, a wrong clock, a hostile device) would move
+            # whoever is first in line now: kept as a flag for staff, never applied.
+            self.flags.append((e.id, running, ts(e.ts_ms), "stale_sensor",
+                               f"{e.kind} from {e.actor} dated {(e.ts_ms - received) / 1000:+.0f} s from its arrival"))
+            return
+        if e.kind == "rfid.scan" and e.payload.get("student_id"):
+            # The scan of an erased person: the tag was taken out of the log, the pseudonym put in its place.
+            self._fold(running, "stage.identified", {"student_id": e.payload["student_id"], "method": "rfid"}, e)
+        elif e.kind == "rfid.scan":
+            row = _first(self.cur.execute("SELECT student_id FROM people WHERE upper(rfid_tag) = ?",
+                                   [e.payload["tag"]]))
+            if row is None:
+                self.flags.append((e.id, running, ts(e.ts_ms), "unknown_tag",
+                                   f"RFID tag {e.payload['tag']} belongs to nobody"))
+                return
+            self._fold(running, "stage.identified", {"student_id": row[0], "method": "rfid"}, e)
+        else:
+            self._fold(running, e.kind, e.payload, e)
+
+    def _running(self) -> str | None:
+        if self.started is None:
+            self.started = {r[0]: (r[1], ts(r[2])) for r in self.cur.execute(
+                "SELECT ceremony_id, status, epoch_ms(started_at) FROM ceremonies").fetchall()}
+        for cid, loaded in self.loaded.items():  # as folded so far in this run (not written back yet)
+            self.started[cid] = (loaded.now.status, loaded.started_at)
+        running = [(at, cid) for cid, (status, at) in self.started.items() if status == "running" and at is not None]
+        return max(running)[1] if running else None
+
+    def _fold(self, ceremony_id: str | None, kind: str, payload: dict, e: Event) -> None:
+        if ceremony_id is None:
+            return
+        loaded = self.loaded.get(ceremony_id) or _Loaded.read(self.cur, ceremony_id)
+        if loaded is None:
+            return
+        self.loaded[ceremony_id] = loaded
+        c = loaded.now
+        flags_before = len(c.flags)
+        ceremony.apply(c, kind, payload, e.ts_ms)
+        # As a write-back after each event would: started when first seen running, ended at the latest event.
+        if c.status == "running" and loaded.started_at is None:
+            loaded.started_at = ts(e.ts_ms)
+        if c.status == "ended":
+            loaded.ended_at = ts(e.ts_ms)
+        self.flags += [(e.id, ceremony_id, ts(f.at_ms), f.kind, f.detail) for f in c.flags[flags_before:]]
+
+    def flush(self) -> None:
+        for loaded in self.loaded.values():
+            loaded.write(self.cur)
+        if self.flags:
+            flags = pd.DataFrame(self.flags, columns=["event_id", "ceremony_id", "at_time", "kind", "detail"])
+            _frame(self.cur, "flags", flags.astype({"event_id": object, "ceremony_id": object, "kind": object,
+                                                     "detail": object}),
+                   "INSERT INTO ceremony_flags SELECT event_id, ceremony_id, at_time, kind, detail FROM flags")
+        self.loaded.clear()
+        self.flags.clear()
+        self.started = None
 
 
-def _save_ceremony(cur: Cursor, c: ceremony.Ceremony, before: ceremony.Ceremony, e: Event) -> None:
-    cur.execute("UPDATE ceremonies SET status = ?, auto_advance = ?, calls = ?, absent_timeout_min = ?, "
-                "started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END, "
-                "ended_at = CASE WHEN ? = 'ended' THEN ? ELSE ended_at END WHERE ceremony_id = ?",
-                [c.status, c.auto_advance, c.calls, c.absent_timeout_ms / 60_000, c.status, ts(e.ts_ms), c.status,
-                 ts(e.ts_ms), c.ceremony_id])
-    for sid, entry in c.entries.items():
-        if entry != before.entries[sid]:
-            cur.execute("UPDATE ceremony_entries SET status = ?, queue_pos = ?, call_no = ?, called_at = ?, "
-                        "on_stage_at = ?, received_at = ? WHERE ceremony_id = ? AND student_id = ?",
-                        [entry.status, entry.queue_pos, entry.call_no, ts(entry.called_at_ms),
-                         ts(entry.on_stage_at_ms), ts(entry.received_at_ms), c.ceremony_id, sid])
-    for flag in c.flags[len(before.flags):]:
-        cur.execute("INSERT INTO ceremony_flags VALUES (?, ?, ?, ?, ?)",
-                    [e.id, c.ceremony_id, ts(flag.at_ms), flag.kind, flag.detail])
+def _state(x: ceremony.Entry) -> tuple:
+    """What a write-back stores of an entry (a plain tuple: far cheaper to copy and compare than the dataclass)."""
+    return x.status, x.queue_pos, x.call_no, x.called_at_ms, x.on_stage_at_ms, x.received_at_ms, x.front_at_ms
 
 
-def fold_ceremony(cur: Cursor, ceremony_id: str | None, kind: str, payload: dict, e: Event) -> None:
-    """Load the ceremony, run the pure state machine on one event, write back what changed."""
-    if ceremony_id is None:
-        return
-    c = _load_ceremony(cur, ceremony_id)
-    if c is None:
-        return
-    before = ceremony.snapshot(c)
-    ceremony.apply(c, kind, payload, e.ts_ms)
-    _save_ceremony(cur, c, before, e)
+class _Loaded:
+    """A ceremony as read from the read model, and as the run has folded it since."""
+
+    def __init__(self, c: ceremony.Ceremony, started_at: datetime | None, ended_at: datetime | None):
+        self.now = c
+        self.before = {sid: _state(x) for sid, x in c.entries.items()}
+        self.started_at, self.ended_at = started_at, ended_at
+
+    @classmethod
+    def read(cls, cur: Cursor, ceremony_id: str) -> _Loaded | None:
+        row = _first(cur.execute("SELECT absent_timeout_min, status, auto_advance, calls, epoch_ms(started_at), "
+                          "epoch_ms(ended_at) FROM ceremonies WHERE ceremony_id = ?", [ceremony_id]))
+        if row is None:
+            return None
+        rows = cur.execute("SELECT student_id, order_no, status, queue_pos, call_no, epoch_ms(called_at), "
+                           "epoch_ms(on_stage_at), epoch_ms(received_at), epoch_ms(front_at) FROM ceremony_entries "
+                           "WHERE ceremony_id = ?",
+                           [ceremony_id]).fetchall()
+        entries = {r[0]: ceremony.Entry(*r) for r in rows}
+        c = ceremony.Ceremony(ceremony_id, int(float(row[0]) * 60_000), entries, row[1], bool(row[2]), int(row[3]))
+        return cls(c, ts(row[4]), ts(row[5]))
+
+    def write(self, cur: Cursor) -> None:
+        c = self.now
+        cur.execute("UPDATE ceremonies SET status = ?, auto_advance = ?, calls = ?, absent_timeout_min = ?, "
+                    "started_at = ?, ended_at = ? WHERE ceremony_id = ?",
+                    [c.status, c.auto_advance, c.calls, c.absent_timeout_ms / 60_000, self.started_at, self.ended_at,
+                     c.ceremony_id])
+        changed = [x for sid, x in c.entries.items() if _state(x) != self.before[sid]]
+        if not changed:
+            return
+        def instants(ms: list[int | None]) -> pd.Series:
+            return pd.to_datetime(pd.Series(ms, dtype="Int64"), unit="ms", utc=True)
+
+        df = pd.DataFrame({
+            "student_id": pd.Series([x.student_id for x in changed], dtype=object),
+            "status": pd.Series([x.status for x in changed], dtype=object),
+            "queue_pos": [float(x.queue_pos) for x in changed],
+            "call_no": pd.Series([x.call_no for x in changed], dtype="Int64"),
+            "called_at": instants([x.called_at_ms for x in changed]),
+            "on_stage_at": instants([x.on_stage_at_ms for x in changed]),
+            "received_at": instants([x.received_at_ms for x in changed]),
+            "front_at": instants([x.front_at_ms for x in changed])})
+        _frame(cur, "changed", df, """
+            UPDATE ceremony_entries e SET status = c.status, queue_pos = c.queue_pos, call_no = c.call_no,
+                called_at = c.called_at, on_stage_at = c.on_stage_at, received_at = c.received_at,
+                front_at = c.front_at
+            FROM changed c WHERE e.ceremony_id = ? AND e.student_id = c.student_id""", [c.ceremony_id])
 
 
-def _running_ceremony(cur: Cursor) -> str | None:
-    row = cur.execute("SELECT ceremony_id FROM ceremonies WHERE status = 'running' "
-                      "ORDER BY started_at DESC LIMIT 1").fetchone()
-    return row[0] if row else None
-
-
-def _ceremony_event(cur: Cursor, e: Event) -> None:
-    fold_ceremony(cur, e.payload.get("ceremony_id"), e.kind, e.payload, e)
-
-
-for _kind in ("ceremony.started", "ceremony.ended", "ceremony.settings", "ceremony.called", "ceremony.call_undone",
-              "ceremony.skipped", "ceremony.requeued", "ceremony.status_set", "ceremony.absent_timeout",
-              "stage.identified"):
-    _HANDLERS[_kind] = _ceremony_event
-
-
-@handles("ceremony.lineup_checked")
+@handles("ceremony.lineup_checked", frozenset({"lineup_checks"}))
 def _lineup_checked(cur: Cursor, e: Event) -> None:
     p = e.payload
     cur.execute("INSERT OR IGNORE INTO lineup_checks VALUES (?, ?, ?, ?, ?, ?)",
                 [e.id, p["ceremony_id"], p["student_id"], ts(e.ts_ms), p.get("face_match"), p.get("score")])
 
 
-def _stage_sensor(cur: Cursor, e: Event) -> None:
-    """Beams belong to the running ceremony; an RFID tag names the person who carries it."""
-    running = _running_ceremony(cur)
-    if running is None:
-        return
-    if e.kind == "rfid.scan" and e.payload.get("student_id"):
-        # The scan of an erased person: the tag was taken out of the log, the pseudonym put in its place.
-        fold_ceremony(cur, running, "stage.identified", {"student_id": e.payload["student_id"], "method": "rfid"}, e)
-    elif e.kind == "rfid.scan":
-        row = cur.execute("SELECT student_id FROM people WHERE upper(rfid_tag) = ?", [e.payload["tag"]]).fetchone()
-        if row is None:
-            cur.execute("INSERT INTO ceremony_flags VALUES (?, ?, ?, 'unknown_tag', ?)",
-                        [e.id, running, ts(e.ts_ms), f"RFID tag {e.payload['tag']} belongs to nobody"])
-            return
-        fold_ceremony(cur, running, "stage.identified", {"student_id": row[0], "method": "rfid"}, e)
-    else:
-        fold_ceremony(cur, running, e.kind, e.payload, e)
-
-
 # --- faces ------------------------------------------------------------------------------------
 
-def _faces_changed(cur: Cursor) -> None:
+FACE_TABLES = frozenset({"face_templates", "face_negatives", "face_state", "people.photo_count"})
+
+
+def _faces_changed(cur: Cursor, times: int = 1) -> None:
     # The in-memory gallery compares this number to know when to reload.
-    cur.execute("UPDATE face_state SET version = version + 1 WHERE id = 1")
+    cur.execute("UPDATE face_state SET version = version + ? WHERE id = 1", [times])
 
 
-def _refresh_photo_count(cur: Cursor, student_id: str) -> None:
-    cur.execute("UPDATE people SET photo_count = (SELECT count(*) FROM face_templates WHERE student_id = ?) "
-                "WHERE student_id = ?", [student_id, student_id])
+def _refresh_photo_counts(cur: Cursor, student_ids: list[str]) -> None:
+    ids = pd.DataFrame({"student_id": list(dict.fromkeys(student_ids))}, dtype=object)
+    _frame(cur, "ids", ids, "UPDATE people SET photo_count = (SELECT count(*) FROM face_templates t "
+                            "WHERE t.student_id = people.student_id) WHERE student_id IN (SELECT student_id FROM ids)")
 
 
-@handles("consent.recorded")
+@handles("consent.recorded", frozenset({"consents"}))
 def _consent_recorded(cur: Cursor, e: Event) -> None:
     p = e.payload
     # Recording consent again (after a revocation) starts a new consent: the revocation fields clear.
@@ -341,7 +631,7 @@ def _consent_recorded(cur: Cursor, e: Event) -> None:
                 [p["student_id"], p["method"], p.get("purpose"), e.actor, ts(e.ts_ms)])
 
 
-@handles("consent.revoked")
+@handles("consent.revoked", FACE_TABLES | {"consents"})
 def _consent_revoked(cur: Cursor, e: Event) -> None:
     """Biometric processing ends with the consent: templates and hard negatives go (the key is shredded too)."""
     sid = e.payload["student_id"]
@@ -349,32 +639,52 @@ def _consent_revoked(cur: Cursor, e: Event) -> None:
                 [ts(e.ts_ms), e.actor, e.payload.get("reason"), sid])
     cur.execute("DELETE FROM face_templates WHERE student_id = ?", [sid])
     cur.execute("DELETE FROM face_negatives WHERE student_id = ?", [sid])
-    _refresh_photo_count(cur, sid)
+    _refresh_photo_counts(cur, [sid])
     _faces_changed(cur)
 
 
-@handles("face.enrolled")
-def _face_enrolled(cur: Cursor, e: Event) -> None:
-    p = e.payload
-    cur.execute("INSERT OR IGNORE INTO face_templates VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [p["template_id"], p["student_id"], p["model"], p["detector"], json.dumps(p.get("quality")),
-                 p.get("source"), p["token"], ts(e.ts_ms)])
-    _refresh_photo_count(cur, p["student_id"])
-    _faces_changed(cur)
+@grouped("face.enrolled")
+class Enrollments(Group):
+    """Face templates, set-based: one insert, each person's photo count once, the gallery version moved once
+    for every event (as one at a time would)."""
+
+    tables = FACE_TABLES
+
+    def __init__(self, cur: Cursor):
+        super().__init__(cur)
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, e: Event) -> None:
+        p = e.payload
+        self.rows.append({"template_id": p["template_id"], "student_id": p["student_id"], "model": p["model"],
+                          "detector": p["detector"], "quality": json.dumps(p.get("quality")),
+                          "source": p.get("source"), "token": p["token"], "created_at": ts(e.ts_ms)})
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        rows = pd.DataFrame(self.rows).astype({"source": object})
+        rows["created_at"] = pd.to_datetime(rows["created_at"], utc=True)
+        _frame(self.cur, "templates", rows.drop_duplicates("template_id"),
+               "INSERT OR IGNORE INTO face_templates SELECT template_id, student_id, model, detector, quality, "
+               "source, token, created_at FROM templates")
+        _refresh_photo_counts(self.cur, list(rows["student_id"]))
+        _faces_changed(self.cur, len(rows))
+        self.rows.clear()
 
 
-@handles("face.removed")
+@handles("face.removed", FACE_TABLES)
 def _face_removed(cur: Cursor, e: Event) -> None:
     p = e.payload
     if p.get("template_id"):
         cur.execute("DELETE FROM face_templates WHERE template_id = ?", [p["template_id"]])
     else:
         cur.execute("DELETE FROM face_templates WHERE student_id = ?", [p["student_id"]])
-    _refresh_photo_count(cur, p["student_id"])
+    _refresh_photo_counts(cur, [p["student_id"]])
     _faces_changed(cur)
 
 
-@handles("face.not_this_person")
+@handles("face.not_this_person", FACE_TABLES)
 def _face_not_this_person(cur: Cursor, e: Event) -> None:
     p = e.payload
     cur.execute("INSERT OR IGNORE INTO face_negatives VALUES (?, ?, ?, ?, ?)",
@@ -384,23 +694,63 @@ def _face_not_this_person(cur: Cursor, e: Event) -> None:
 
 # --- devices ----------------------------------------------------------------------------------
 
-def _device_event(cur: Cursor, e: Event) -> None:
-    """Device traffic is not audit material (it is high-volume): it feeds device health and history."""
-    p = e.payload
-    device_id = p.get("device_id") or e.actor
-    cur.execute("INSERT INTO device_status (device_id) VALUES (?) ON CONFLICT DO NOTHING", [device_id])
-    seen = ts(p.get("received_ms") or e.ts_ms)
-    cur.execute("UPDATE device_status SET last_seen = greatest(coalesce(last_seen, ?), ?) WHERE device_id = ?",
-                [seen, seen, device_id])
-    if e.kind == "device.heartbeat":
-        cur.execute("UPDATE device_status SET boot_id = ?, firmware = ?, uptime_s = ?, rssi = ?, queue_depth = ?, "
-                    "free_heap = ? WHERE device_id = ?",
-                    [p["boot_id"], p["firmware"], p["uptime_s"], p["rssi"], p["queue_depth"], p["free_heap"],
-                     device_id])
-        return
-    detail = p.get("tag") or (f"{_jpeg_bytes(p) // 1024} kB JPEG" if "jpeg_b64" in p or "jpeg_bytes" in p else None)
-    cur.execute("INSERT OR IGNORE INTO device_events VALUES (?, ?, ?, ?, ?, ?)",
-                [e.id, device_id, e.kind, ts(e.ts_ms), ts(p.get("received_ms")), detail])
+class DeviceTraffic(Group):
+    """Everything a device posts feeds device health and history (it is high-volume: not audit material)."""
+
+    tables = frozenset({"device_status", "device_events"})
+
+    def __init__(self, cur: Cursor):
+        super().__init__(cur)
+        self.seen: dict[str, datetime] = {}  # device -> latest time heard from
+        self.beats: dict[str, dict[str, Any]] = {}  # device -> its latest heartbeat
+        self.rows: list[tuple] = []
+
+    def add(self, e: Event) -> None:
+        p = e.payload
+        device_id = p.get("device_id") or e.actor
+        seen = ts(p.get("received_ms") or e.ts_ms)
+        self.seen[device_id] = max(seen, self.seen.get(device_id, seen))
+        if e.kind == "device.heartbeat":
+            self.beats[device_id] = p
+            return
+        detail = p.get("tag") or (f"{_jpeg_bytes(p) // 1024} kB JPEG" if "jpeg_b64" in p or "jpeg_bytes" in p
+                                  else None)
+        self.rows.append((e.id, device_id, e.kind, ts(e.ts_ms), ts(p.get("received_ms")), detail))
+
+    def flush(self) -> None:
+        status = pd.DataFrame({"device_id": pd.Series(list(self.seen), dtype=object),
+                               "seen": pd.to_datetime(list(self.seen.values()), utc=True)})
+        if len(status):
+            _frame(self.cur, "seen", status,
+                   "INSERT INTO device_status (device_id, last_seen) SELECT device_id, seen FROM seen "
+                   "ON CONFLICT (device_id) DO UPDATE SET last_seen = greatest(coalesce(device_status.last_seen, "
+                   "excluded.last_seen), excluded.last_seen)")
+        for device_id, p in self.beats.items():
+            self.cur.execute("UPDATE device_status SET boot_id = ?, firmware = ?, uptime_s = ?, rssi = ?, "
+                             "queue_depth = ?, free_heap = ? WHERE device_id = ?",
+                             [p["boot_id"], p["firmware"], p["uptime_s"], p["rssi"], p["queue_depth"], p["free_heap"],
+                              device_id])
+        if self.rows:
+            rows = pd.DataFrame(self.rows, columns=["event_id", "device_id", "kind", "at_time", "received_at",
+                                                    "detail"]).astype({"detail": object})
+            for col in ("at_time", "received_at"):
+                rows[col] = pd.to_datetime(rows[col], utc=True)
+            _frame(self.cur, "traffic", rows, "INSERT OR IGNORE INTO device_events SELECT event_id, device_id, kind, "
+                                              "at_time, received_at, detail FROM traffic")
+        self.seen.clear()
+        self.beats.clear()
+        self.rows.clear()
+
+
+def _nothing(cur: Cursor, e: Event) -> None:
+    """Kinds that change no table of their own: device traffic is folded by its source (above), the others are
+    only audit material."""
+
+
+for _kind in ("beam.front", "beam.back", "rfid.scan", "pir.trigger", "button.press", "device.heartbeat",
+              "frame.captured", "device.registered", "device.revoked", "device.enabled", "person.erased",
+              "retention.purged"):
+    _SOLO[_kind] = (_nothing, frozenset())
 
 
 def _jpeg_bytes(p: dict[str, Any]) -> int:
@@ -408,21 +758,21 @@ def _jpeg_bytes(p: dict[str, Any]) -> int:
     return int(p["jpeg_bytes"]) if "jpeg_bytes" in p else len(p["jpeg_b64"]) * 3 // 4
 
 
-@handles("face.unknown_seen")
+@handles("face.unknown_seen", frozenset({"unknown_faces"}))
 def _unknown_seen(cur: Cursor, e: Event) -> None:
     p = e.payload
     cur.execute("INSERT OR IGNORE INTO unknown_faces VALUES (?, ?, ?, ?)",
                 [e.id, ts(e.ts_ms), p.get("device_id") or p.get("source"), p.get("score")])
 
 
-@handles("alert.sent")
+@handles("alert.sent", frozenset({"alerts"}))
 def _alert_sent(cur: Cursor, e: Event) -> None:
     p = e.payload
     cur.execute("INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?)",
                 [e.id, ts(e.ts_ms), p["kind"], p.get("source"), p["status"], p.get("detail")])
 
 
-@handles("frame.processed")
+@handles("frame.processed", DeviceTraffic.tables)
 def _frame_processed(cur: Cursor, e: Event) -> None:
     p = e.payload
     found = p.get("error") or f"{p.get('faces', 0)} face(s), known: {', '.join(p.get('known', [])) or 'none'}"
@@ -432,7 +782,7 @@ def _frame_processed(cur: Cursor, e: Event) -> None:
 
 # --- users and sign-in -----------------------------------------------------------------------
 
-@handles("user.created")
+@handles("user.created", frozenset({"users"}))
 def _user_created(cur: Cursor, e: Event) -> None:
     p = e.payload
     cur.execute(
@@ -443,7 +793,7 @@ def _user_created(cur: Cursor, e: Event) -> None:
     )
 
 
-@handles("user.updated")
+@handles("user.updated", frozenset({"users"}))
 def _user_updated(cur: Cursor, e: Event) -> None:
     p = e.payload
     changes = {k: p[k] for k in ("display_name", "role", "student_id", "enabled") if k in p}
@@ -452,7 +802,7 @@ def _user_updated(cur: Cursor, e: Event) -> None:
         cur.execute(f"UPDATE users SET {sets} WHERE username = ?", [*changes.values(), p["username"]])
 
 
-@handles("user.password_set")
+@handles("user.password_set", frozenset({"users"}))
 def _user_password_set(cur: Cursor, e: Event) -> None:
     p = e.payload
     cur.execute(
@@ -462,14 +812,15 @@ def _user_password_set(cur: Cursor, e: Event) -> None:
     )
 
 
-@handles("auth.login_failed")
+@handles("auth.login_failed", frozenset({"users"}))
 def _login_failed(cur: Cursor, e: Event) -> None:
     p = e.payload
-    cur.execute("UPDATE users SET failed_attempts = failed_attempts + 1, locked_until = ? WHERE username = ?",
-                [ts(p.get("locked_until_ms")), p["username"]])
+    # A failure never shortens a lock (two instances, or two sign-ins at once, may report them out of order).
+    cur.execute("UPDATE users SET failed_attempts = failed_attempts + 1, locked_until = greatest(locked_until, ?) "
+                "WHERE username = ?", [ts(p.get("locked_until_ms")), p.get("username")])
 
 
-@handles("auth.login_succeeded")
+@handles("auth.login_succeeded", frozenset({"users"}))
 def _login_succeeded(cur: Cursor, e: Event) -> None:
     cur.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL, last_login = ? WHERE username = ?",
                 [ts(e.ts_ms), e.payload["username"]])
@@ -480,7 +831,7 @@ def _login_succeeded(cur: Cursor, e: Event) -> None:
 FACE_KINDS = ("face.enrolled", "face.removed", "face.not_this_person", "consent.revoked", "person.deleted")
 
 
-@handles("redacted")
+@handles("redacted", frozenset({"face_state"}))
 def _redacted(cur: Cursor, e: Event) -> None:
     """What erasure or retention left of an event. A face event still counts as a change of the gallery, so
     the face version of a rebuild equals the one of the live read model."""
@@ -491,7 +842,6 @@ def _redacted(cur: Cursor, e: Event) -> None:
 # --- audit -----------------------------------------------------------------------------------
 
 _SECRET_KEYS = {"password_hash", "secret", "token", "crop_token", "jpeg_b64"}
-ALWAYS_AUDITED = {"retention.purged"}  # a worker's action that the audit trail must show
 
 
 def _target(p: dict[str, Any]) -> str | None:
@@ -506,7 +856,8 @@ def _target(p: dict[str, Any]) -> str | None:
 def _detail(e: Event) -> str:
     p = e.payload
     if e.kind == "roster.imported":
-        return f"{len(p['rows'])} rows from {p.get('file_name')} ({p.get('encoding')})"
+        part = f", part {p['part']} of {p['parts']}" if p.get("parts", 1) > 1 else ""
+        return f"{len(p['rows'])} rows from {p.get('file_name')} ({p.get('encoding')}{part})"
     if e.kind == "retention.purged":
         return ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in p.get("counts", {}).items())
     shown = {k: _shown(v) for k, v in p.items() if k not in _SECRET_KEYS and k != "reason"}
@@ -522,6 +873,14 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _audit(cur: Cursor, e: Event) -> None:
-    cur.execute("INSERT OR IGNORE INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [e.id, ts(e.ts_ms), e.actor, e.kind, _target(e.payload), _detail(e), e.payload.get("reason")])
+def _write_audit(cur: Cursor, events: list[Event]) -> None:
+    if not events:
+        return
+    rows = pd.DataFrame({"event_id": [e.id for e in events], "at_time": pd.to_datetime([ts(e.ts_ms) for e in events],
+                                                                                         utc=True),
+                         "actor": [e.actor for e in events], "action": [e.kind for e in events],
+                         "target": [_target(e.payload) for e in events], "detail": [_detail(e) for e in events],
+                         "reason": [e.payload.get("reason") for e in events]}).astype(
+        {"event_id": object, "actor": object, "action": object, "target": object, "detail": object, "reason": object})
+    _frame(cur, "audited", rows, "INSERT OR IGNORE INTO audit SELECT event_id, at_time, actor, action, target, detail, "
+                                 "reason FROM audited")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from core.config import Settings, get_settings
 from core.db import Database
 from core.eventlog import AppendResult, Event, EventLog, open_event_log
+from core.eventlog.outbox import STORE_DOWN, Outbox, OutboxDrainer
 from core.ingestor import Ingestor
+
+log = logging.getLogger(__name__)
 
 
 class Rollcall:
@@ -19,13 +23,17 @@ class Rollcall:
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
         self.log: EventLog = open_event_log(self.settings)
         self.db = Database(self.settings.duckdb_path, timezone=self.settings.timezone)
-        self.ingestor = Ingestor(self.log, self.db,
+        self.ingestor = Ingestor(self.log, self.db, batch_size=self.settings.ingest_batch_size,
                                  max_transaction_seconds=self.settings.ingest_max_transaction_seconds)
         self._keys = None
         self._faces = None
         self._lazy = threading.Lock()
         self.maintenance = threading.Lock()  # one rewrite of the log at a time (retention, erasure)
         self.workers: list = []  # background workers bound to this store (stopped by close)
+        self.outbox = Outbox(self.settings.data_path / "outbox.sqlite")
+        self.outbox_drainer = OutboxDrainer(self.outbox, self.log)
+        if len(self.outbox):  # left by a run that stopped while the store was down
+            self.outbox_drainer.start(self.settings.outbox_retry_seconds)
 
     @property
     def keys(self):
@@ -53,14 +61,36 @@ class Rollcall:
         """The face service if it was loaded, else None (for telling it to forget someone without loading it)."""
         return self._faces
 
-    def submit(self, *events: Event) -> AppendResult:
-        result = self.log.append(list(events))
-        self.ingestor.pump()
+    def submit(self, *events: Event, keep: bool = False) -> AppendResult:
+        """Append, then fold up to these events (not past them: device traffic appended later is the
+        background ingestor's), ahead of the background thread.
+
+        If the store stays down after its retries, this raises — unless `keep`: a result someone has already
+        seen (a check-in on the video, an alert sent) then waits in the local outbox and is appended, and folded,
+        once the store answers again (`queued` in the result)."""
+        try:
+            result = self.log.append(list(events))
+        except STORE_DOWN:
+            if not keep:
+                raise
+            log.exception("the event log is unavailable: %d event(s) kept in the outbox", len(events))
+            self.outbox.put(list(events))
+            self.outbox_drainer.start(self.settings.outbox_retry_seconds)
+            return AppendResult(0, 0, 0, queued=len(events))
+        self.ingestor.catch_up(result.position)
         return result
+
+    def fresh(self, timeout: float | None = None) -> bool:
+        """Fold what other processes appended until now, for at most `timeout` seconds (a page that shows
+        device traffic); False when a backlog is still being folded (the page shows what is there)."""
+        limit = self.settings.page_fold_seconds if timeout is None else timeout
+        return self.ingestor.catch_up(self.log.head(), limit)
 
     def close(self) -> None:
         for worker in self.workers:
             worker.stop()
+        self.outbox_drainer.stop()
+        self.outbox.close()
         self.ingestor.stop()
         self.db.close()
         self.log.close()

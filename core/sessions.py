@@ -14,11 +14,11 @@ import pandas as pd
 
 from core.eventlog import Event
 from core.services import Rollcall
+from core.session_rules import STATES, session_state  # noqa: F401 - STATES: re-exported
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 LIVENESS = {"off": "Off", "head_turn": "Head turn"}
 CORRECTION_STATUSES = ("present", "late", "absent", "excused")
-STATES = ("upcoming", "open", "active", "ended")  # see session_state
 _CLASS_ID = re.compile(r"^[^\s/]{1,40}$")
 
 
@@ -229,17 +229,6 @@ def generate_sessions(app: Rollcall, start_date: date, end_date: date, actor: st
     if events:
         app.submit(*events)
     return events
-
-
-def session_state(session: dict, now: datetime | None = None) -> str:
-    """upcoming (before its window, not started) · open (in its window, not started) · active (started by staff,
-    not over) · ended (ended by staff, or its window is over)."""
-    now = _now(now)
-    if session.get("status") == "ended" or now > session["ends_at"]:
-        return "ended"
-    if session.get("status") == "active":
-        return "active"
-    return "upcoming" if now < session["starts_at"] else "open"
 
 
 _SESSION_COLUMNS = """

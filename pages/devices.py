@@ -20,7 +20,7 @@ if table.empty:
     st.info("No device yet. Register one below.")
 else:
     st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "device_id": "Device", "label": "Where", "enabled": "Enabled",
+        "device_id": "Device", "label": "Where", "role": "Role", "enabled": "Enabled",
         "registered": st.column_config.DatetimeColumn("Registered", format="YYYY-MM-DD"),
         "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm:ss"),
         "boot_id": "Boot", "firmware": "Firmware", "uptime_s": "Uptime (s)", "rssi": "RSSI (dBm)",
@@ -32,14 +32,16 @@ with left:
     with st.form("add_device", clear_on_submit=True):
         device_id = st.text_input("Device id", placeholder="stage-1")
         label = st.text_input("Where is it?", placeholder="front of stage, left")
+        role = st.selectbox("What is it?", list(devices.ROLE_LABELS), format_func=devices.ROLE_LABELS.get,
+                            help="A device may post only what its role allows: a camera cannot move the ceremony.")
         add = st.form_submit_button("Register", type="primary")
     if add:
         try:
-            secret = devices.add_device(app.log, device_id.strip(), user.username, label)
+            secret = devices.add_device(app.log, device_id.strip(), user.username, label, role)
         except devices.DeviceError as exc:
             st.error(str(exc))
         else:
-            app.ingestor.pump()
+            app.fresh()
             st.session_state["issued_secret"] = (device_id.strip(), secret)
             st.rerun()
 with right:
@@ -50,7 +52,7 @@ with right:
         reason = st.text_input("Reason (kept in the audit trail)", key="device_reason")
         if st.button("Revoke" if enabled else "Enable", key="device_toggle", type="secondary"):
             devices.set_enabled(app.log, target, not enabled, user.username, reason or None)
-            app.ingestor.pump()
+            app.fresh()
             st.session_state["flash"] = f"{target} {'revoked' if enabled else 'enabled'}."
             st.rerun()
 

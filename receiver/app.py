@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.config import Settings, get_settings
-from core.eventlog import Event, EventLog, EventLogError, EventLogUnavailable, now_ms, open_event_log
+from core.eventlog import Device, Event, EventLog, EventLogError, EventLogUnavailable, now_ms, open_event_log
 from receiver.signing import signature
 
 log = logging.getLogger("rollcall.receiver")
@@ -195,6 +195,11 @@ class Signed:
     body: bytes
     signature: str
     timestamp: int
+    role: str = "any"  # what the device may post (core.eventlog.ROLES)
+
+    def check_role(self, kind: str, where: str) -> None:
+        if not Device(self.device_id, "", True, 0, role=self.role).may_post(kind):
+            raise Problem(403, "not_allowed_for_role", f"{where}: a {self.role} device may not post {kind}")
 
 
 # --- the app -----------------------------------------------------------------------------------
@@ -274,7 +279,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
         wait = state["limiter"].take(device_id)
         if wait:
             raise Problem(429, "rate_limited", "too many requests from this device", retry_after(wait))
-        return Signed(device_id, body, given, int(timestamp))
+        return Signed(device_id, body, given, int(timestamp), device.role)
 
     async def store_events(signed: Signed, events: list[Event], cost: float) -> Accepted:
         """Admit across all devices, refuse a replay, append: in that order, so a refusal stores nothing."""
@@ -330,6 +335,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
             raise Problem(413, "batch_too_large", f"at most {settings.max_events_per_batch} events per request")
         received = now_ms()
         events = [to_event(signed.device_id, n, e, received) for n, e in enumerate(batch.events)]
+        for n, e in enumerate(events):
+            signed.check_role(e.kind, f"events[{n}]")
         return await store_events(signed, events, len(events))
 
     @app.post("/v1/heartbeat", response_model=Accepted, summary="Device health",
@@ -353,6 +360,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
                          seq: Annotated[int, Path(ge=1, le=2**53)],
                          captured_ms: Annotated[int, Path(ge=0, le=2**53)]) -> Accepted:
         signed = await authenticate(request, settings.max_frame_bytes, "image/jpeg")
+        signed.check_role("frame.captured", "this frame")
         body, device_id = signed.body, signed.device_id
         if not (body[:3] == b"\xff\xd8\xff" and body.rstrip(b"\x00")[-2:] == b"\xff\xd9"):
             raise Problem(422, "not_a_jpeg", "the body is not a complete JPEG image")

@@ -65,9 +65,10 @@ class SimulatedDevice:
                 "free_heap": 180_000}
         return self.post("/v1/heartbeat", json.dumps(beat, separators=(",", ":")).encode(), "application/json")
 
-    def frame(self, jpeg: bytes) -> httpx.Response:
+    def frame(self, jpeg: bytes, captured_ms: int | None = None) -> httpx.Response:
         self.seq += 1
-        return self.post(f"/v1/frames/{self.boot_id}/{self.seq}/{int(time.time() * 1000)}", jpeg, "image/jpeg")
+        captured = captured_ms or int(time.time() * 1000)
+        return self.post(f"/v1/frames/{self.boot_id}/{self.seq}/{captured}", jpeg, "image/jpeg")
 
 
 def run_ceremony(device: SimulatedDevice, graduates: int, gap: float, on_stage: float, no_shows: set[int],

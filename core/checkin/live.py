@@ -23,13 +23,14 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 
-from core.attendance import attendance_event, session_gate
+from core.attendance import attendance_event
 from core.checkin import overlay
 from core.checkin.liveness import HEAD_TURN, HeadTurnChallenge, LivenessRules, passive_ok
 from core.checkin.tracking import UNKNOWN, Track, Tracker
 from core.eventlog import Event
 from core.faces.quality import estimate_yaw
 from core.services import Rollcall
+from core.session_rules import admit, session_gate
 from core.sessions import already_attended_today
 
 log = logging.getLogger(__name__)
@@ -256,20 +257,14 @@ class LiveCheckin:
         return outcome
 
     def _admit(self, student_id: str, now_ms: int) -> str:
-        """present / late, or why this sighting does not count."""
+        """present / late, or why this sighting does not count (core.session_rules.admit, as for device cameras)."""
         if self.session is None:
             return "no session chosen"
-        if student_id in self._recorded:
-            return "already recorded"
-        if student_id not in self._members:
-            return "not in this class"
         at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
-        status, why = session_gate(self.session, at, must_be_started=True)
-        if status is None:
-            return why
-        if self.session.get("once_per_day") and self._attended_elsewhere_today(student_id, at):
-            return "already attended today"
-        return status
+        status, why = admit(self.session, at, member=student_id in self._members,
+                            already_recorded=student_id in self._recorded,
+                            attended_elsewhere_today=lambda: self._attended_elsewhere_today(student_id, at))
+        return status or why
 
     def _attended_elsewhere_today(self, student_id: str, at: datetime) -> bool:
         """Once-per-day rule. Asked only when every other rule passed; a yes is kept (until the next refresh) so a
@@ -366,6 +361,6 @@ class LiveCheckin:
     def _write_events(self) -> None:
         while (event := self._outbox.get()) is not None:
             try:
-                self.app.submit(event)
+                self.app.submit(event, keep=True)  # the video showed it: kept in the outbox if the store is down
             except Exception:  # the video keeps going; the failure is in the log for the operator
                 log.exception("could not record %s", event.id)

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from core.config import Settings
-from core.eventlog.base import AppendResult, Device, Event, EventLog, EventLogError, StoredEvent, now_ms
+from core.eventlog.base import (
+    ROLES,
+    AppendResult,
+    Device,
+    Event,
+    EventLog,
+    EventLogError,
+    EventLogUnavailable,
+    StoredEvent,
+    now_ms,
+)
 from core.eventlog.sqlite import SQLiteEventLog
 
 __all__ = [
+    "ROLES",
     "AppendResult",
     "Device",
     "Event",
     "EventLog",
     "EventLogError",
+    "EventLogUnavailable",
     "SQLiteEventLog",
     "StoredEvent",
     "now_ms",
@@ -21,10 +33,12 @@ __all__ = [
 
 def open_event_log(settings: Settings) -> EventLog:
     if settings.event_log_backend == "local":
-        return SQLiteEventLog(settings.events_path)
+        return SQLiteEventLog(settings.events_path, settings.event_log_busy_timeout_seconds)
     if settings.event_log_backend == "firestore":
         from core.eventlog.firestore import FirestoreEventLog  # imported only when chosen: it is heavy
 
         creds = str(settings.firestore_credentials) if settings.firestore_credentials else None
-        return FirestoreEventLog(settings.firestore_project_id, settings.firestore_prefix, creds)
+        return FirestoreEventLog(settings.firestore_project_id, settings.firestore_prefix, creds,
+                                 shards=settings.firestore_shards, settle_ms=settings.firestore_settle_ms,
+                                 append_budget_seconds=settings.firestore_append_budget_seconds)
     raise EventLogError(f"unknown event log back-end {settings.event_log_backend!r}")

@@ -42,6 +42,20 @@ class StoredEvent:
 class AppendResult:
     accepted: int
     duplicates: int
+    # A position at or after every event of this append (new or already stored): a reader whose cursor has
+    # reached it has seen them all. Lets a writer fold up to its own events without waiting for later ones.
+    position: int = 0
+    queued: int = 0  # kept in the local outbox because the store was down (see Rollcall.submit)
+
+
+# What each kind of device may post (besides heartbeats): a door camera cannot move the ceremony, a stage beam
+# cannot post faces. "any" is what devices registered before roles existed keep until they are registered anew.
+ROLES: dict[str, frozenset[str]] = {
+    "stage": frozenset({"beam.front", "beam.back", "pir.trigger", "button.press"}),
+    "rfid": frozenset({"rfid.scan", "button.press"}),
+    "camera": frozenset({"frame.captured"}),
+    "any": frozenset({"beam.front", "beam.back", "pir.trigger", "button.press", "rfid.scan", "frame.captured"}),
+}
 
 
 @dataclass(frozen=True)
@@ -51,10 +65,18 @@ class Device:
     enabled: bool
     created_ms: int
     label: str = ""
+    role: str = "any"
+
+    def may_post(self, kind: str) -> bool:
+        return kind == "device.heartbeat" or kind in ROLES.get(self.role, frozenset())
 
 
 class EventLogError(RuntimeError):
     pass
+
+
+class EventLogUnavailable(EventLogError):
+    """The store did not take the append after retries with backoff: nothing of it is known to be stored."""
 
 
 class EventLog(Protocol):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 from pathlib import Path
 
 from core.eventlog.base import AppendResult, Device, Event, StoredEvent, now_ms
+from core.files import private_folder
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -35,28 +37,32 @@ CREATE TABLE IF NOT EXISTS devices (
 
 
 class SQLiteEventLog:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, busy_timeout: float = 30.0):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout = busy_timeout  # how long a write waits for another process's lock, then fails
+        private_folder(self.path.parent)  # 0700, and this file and its -wal / -shm 0600
         self._local = threading.local()
         with self._conn() as conn:
             conn.executescript(_SCHEMA)
+            if "role" not in {row[1] for row in conn.execute("PRAGMA table_info(devices)")}:
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it just now
+                    conn.execute("ALTER TABLE devices ADD COLUMN role TEXT NOT NULL DEFAULT 'any'")
 
     def _conn(self) -> sqlite3.Connection:
         # One connection per thread: sqlite3 connections must not cross threads.
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA secure_delete=ON")  # rewritten events leave no old bytes in free pages
             self._local.conn = conn
         return conn
 
     def append(self, events: list[Event]) -> AppendResult:
         if not events:
-            return AppendResult(0, 0)
+            return AppendResult(0, 0, 0)
         conn = self._conn()
         rows = [(e.id, e.kind, e.ts_ms, e.actor, e.source, json.dumps(e.payload, ensure_ascii=False))
                 for e in events]
@@ -68,11 +74,14 @@ class SQLiteEventLog:
                 rows,
             )
             accepted = conn.total_changes - before
+            # The head inside the write transaction: every event of this append (new or a duplicate) is at or
+            # before it, and anything appended later is after it.
+            head = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return AppendResult(accepted=accepted, duplicates=len(events) - accepted)
+        return AppendResult(accepted=accepted, duplicates=len(events) - accepted, position=int(head))
 
     def read_after(self, cursor: int, limit: int = 1000) -> list[StoredEvent]:
         cur = self._conn().execute(
@@ -91,21 +100,21 @@ class SQLiteEventLog:
 
     def put_device(self, device: Device) -> None:
         self._conn().execute(
-            "INSERT INTO devices (device_id, secret, enabled, created_ms, label) VALUES (?,?,?,?,?) "
+            "INSERT INTO devices (device_id, secret, enabled, created_ms, label, role) VALUES (?,?,?,?,?,?) "
             "ON CONFLICT(device_id) DO UPDATE SET secret=excluded.secret, enabled=excluded.enabled, "
-            "label=excluded.label",
-            (device.device_id, device.secret, int(device.enabled), device.created_ms, device.label),
+            "label=excluded.label, role=excluded.role",
+            (device.device_id, device.secret, int(device.enabled), device.created_ms, device.label, device.role),
         )
 
     def get_device(self, device_id: str) -> Device | None:
         row = self._conn().execute(
-            "SELECT device_id, secret, enabled, created_ms, label FROM devices WHERE device_id = ?", (device_id,)
+            "SELECT device_id, secret, enabled, created_ms, label, role FROM devices WHERE device_id = ?", (device_id,)
         ).fetchone()
         return _device(row) if row else None
 
     def list_devices(self) -> list[Device]:
         rows = self._conn().execute(
-            "SELECT device_id, secret, enabled, created_ms, label FROM devices ORDER BY device_id"
+            "SELECT device_id, secret, enabled, created_ms, label, role FROM devices ORDER BY device_id"
         ).fetchall()
         return [_device(r) for r in rows]
 
@@ -145,4 +154,5 @@ class SQLiteEventLog:
 
 
 def _device(row: tuple) -> Device:
-    return Device(device_id=row[0], secret=row[1], enabled=bool(row[2]), created_ms=row[3], label=row[4])
+    return Device(device_id=row[0], secret=row[1], enabled=bool(row[2]), created_ms=row[3], label=row[4],
+                  role=row[5])

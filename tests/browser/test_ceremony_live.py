@@ -33,6 +33,17 @@ def wait_status(page, student_id: str, status: str, timeout: float = 15) -> floa
                          f"(it is {tile_status(page, student_id)})")
 
 
+def wait_for_another_waiting(page, first: str, timeout: float = 30) -> str:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        tiles = page.locator(".rc-tile[data-status='waiting']")
+        for n in range(tiles.count()):
+            if (student := tiles.nth(n).get_attribute("data-student")) != first:
+                return student
+        page.wait_for_timeout(50)
+    raise AssertionError("no other graduate turned waiting")
+
+
 @pytest.fixture(scope="module")
 def stage(app_server):
     """The receiver on the app's data folder, a registered stage sensor, and the demo ceremony running."""
@@ -41,7 +52,8 @@ def stage(app_server):
     receiver.start()
     log = SQLiteEventLog(app_server["data_dir"] / "events.sqlite")
     log.append([
-        Event.new("ceremony.settings", {"ceremony_id": CEREMONY, "absent_timeout_min": 0.1}, actor="test"),
+        # No timeout while the board loads (a busy machine takes its time); the no-show part shortens it.
+        Event.new("ceremony.settings", {"ceremony_id": CEREMONY, "absent_timeout_min": 60}, actor="test"),
         Event.new("ceremony.started", {"ceremony_id": CEREMONY}, actor="test"),
         Event.new("ceremony.called", {"ceremony_id": CEREMONY}, actor="test"),
         Event.new("user.created", {"username": "op-e2e", "role": "operator", "must_change": False,
@@ -66,12 +78,11 @@ def test_board_turns_blue_then_green_and_a_no_show_red(app_server, stage, page, 
     wait_status(page, first, "received")
     page.screenshot(path=screenshots / "22-board-received.png", full_page=True)
 
-    # The next graduate is called and never reaches the stage: absent after the (6 s) timeout.
+    # The next graduate is called and never reaches the stage: once the timeout is cut to 6 s, absent.
     log.append([Event.new("ceremony.called", {"ceremony_id": CEREMONY}, actor="test")])
-    page.wait_for_timeout(1500)
-    second = page.locator(".rc-tile[data-status='waiting']").first.get_attribute("data-student")
-    assert second and second != first
-    wait_status(page, second, "absent", timeout=20)
+    second = wait_for_another_waiting(page, first)
+    log.append([Event.new("ceremony.settings", {"ceremony_id": CEREMONY, "absent_timeout_min": 0.1}, actor="test")])
+    wait_status(page, second, "absent", timeout=60)
     page.screenshot(path=screenshots / "23-board-absent.png", full_page=True)
     assert page.locator("[data-testid='stException']").count() == 0
 

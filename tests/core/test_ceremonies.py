@@ -155,3 +155,18 @@ def test_lineup_check_reads_the_card_and_the_face(running, photos):
     with pytest.raises(CeremonyError, match="No card QR code"):
         ceremonies.check_lineup(app, "op", cid, (photos / "obama.jpg").read_bytes(), require_face=False)
     assert app.db.scalar("SELECT count(*) FROM lineup_checks WHERE ceremony_id = ?", [cid]) == 3
+
+
+def test_a_beam_dated_far_from_its_arrival_moves_nobody_and_is_flagged(running):
+    """A door camera or a replayed buffer posting stage beams dated hours away must not mark graduates."""
+    app, cid = running
+    ceremonies.call_next(app, "op", cid)
+    waiting = ceremonies.load(app, cid).current()
+    stale = device("beam.front", 1)
+    stale = Event(id=stale.id, kind=stale.kind, ts_ms=stale.ts_ms - 23 * 3600_000, actor=stale.actor,
+                  source=stale.source, payload=stale.payload)
+    app.submit(stale)
+    assert ceremonies.load(app, cid).entries[waiting.student_id].status == "waiting"
+    assert "dated -82800 s from its arrival" in ceremonies.flags(app, cid)["detail"].iloc[0]
+    app.submit(device("beam.front", 2))
+    assert ceremonies.load(app, cid).entries[waiting.student_id].status == "on_stage"

@@ -165,3 +165,19 @@ def test_counts_and_current():
     apply(c, "beam.front", {}, 3)
     assert c.current().student_id == "s1" and c.counts()["waiting"] == 1
     assert ceremony.snapshot(c).entries["s1"] is not c.entries["s1"]
+
+
+def test_the_absent_timer_starts_when_a_graduate_reaches_the_front_of_the_line():
+    """A batch called at once: only the first in line is timed; the next starts its clock when the line moves."""
+    c = make(3, timeout_min=5)
+    for t in (0, 1, 2):
+        apply(c, "ceremony.called", {}, t)
+    assert [e.student_id for e in due_timeouts(c, 5 * MIN)] == ["s1"]  # s2, s3 are still behind s1
+    apply(c, "beam.front", {}, 4 * MIN)  # s1 reaches the stage: s2 is first from now
+    assert due_timeouts(c, 5 * MIN) == []
+    assert due_timeouts(c, 9 * MIN - 1) == []
+    [due] = due_timeouts(c, 9 * MIN)
+    assert due.student_id == "s2"
+    apply(c, "ceremony.absent_timeout", {"student_id": "s2", "called_at_ms": due.called_at_ms}, 9 * MIN)
+    assert c.entries["s2"].status == "absent" and c.entries["s3"].front_at_ms == 9 * MIN
+    assert due_timeouts(c, 14 * MIN - 1) == [] and [e.student_id for e in due_timeouts(c, 14 * MIN)] == ["s3"]

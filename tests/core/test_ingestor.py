@@ -76,25 +76,52 @@ def test_demo_is_idempotent(app):
 
 
 def test_a_long_batch_commits_as_it_goes_so_a_crash_keeps_the_progress(app, monkeypatch):
-    """Slow events (a beam moving a ceremony folds in ~10 ms) made a 500-event batch one transaction of several
+    """Slow events made a 500-event batch one transaction of several
     seconds: an app killed sooner, again and again, never committed anything. Now a transaction ends after
     `max_transaction_seconds`, and a crash loses only the one under way."""
     from core import projections
 
     app.ingestor.max_transaction_seconds = 0.0  # every event its own transaction
     app.log.append([Event.new("class.upserted", {"class_id": f"K{n}", "name": f"K{n}"}) for n in range(5)])
-    apply, seen = projections.apply, []
+    add, seen = projections.Batch.add, []
 
-    def crash_on_the_fourth(cur, event):
+    def crash_on_the_fourth(batch, event):
         seen.append(event.id)
         if len(seen) == 4:
             raise KeyboardInterrupt  # like kill -9: no handler runs, the open transaction is lost
-        apply(cur, event)
+        add(batch, event)
 
-    monkeypatch.setattr(projections, "apply", crash_on_the_fourth)
+    monkeypatch.setattr(projections.Batch, "add", crash_on_the_fourth)
     with pytest.raises(KeyboardInterrupt):
         app.ingestor.pump()
     assert app.db.scalar("SELECT count(*) FROM classes") == 3  # committed before the crash
-    monkeypatch.setattr(projections, "apply", apply)
+    monkeypatch.setattr(projections.Batch, "add", add)
     assert app.ingestor.pump() == 2 and app.ingestor.cursor() == app.log.head()
     assert sorted(app.db.query("SELECT class_id FROM classes")["class_id"]) == [f"K{n}" for n in range(5)]
+
+
+def test_a_staff_action_folds_up_to_its_own_event_and_leaves_later_device_traffic_to_the_background(app):
+    """Staff never wait for device traffic that came after their action: catch_up stops at the action's position
+    (what came before it must be folded first — the log's order is the read model's)."""
+    before = [Event(id=f"dev:b:{n}", kind="beam.front", ts_ms=n, actor="stage-1", source="device",
+                    payload={"device_id": "stage-1"}) for n in range(1, 51)]
+    app.log.append(before)
+    staff = Event.new("class.upserted", {"class_id": "S1", "name": "Staff"}, actor="op")
+    position = app.log.append([staff]).position
+    app.log.append([Event(id=f"dev:b:{n}", kind="beam.back", ts_ms=n, actor="stage-1", source="device",
+                          payload={"device_id": "stage-1"}) for n in range(51, 2051)])
+    assert app.ingestor.catch_up(position)
+    assert app.ingestor.cursor() == position < app.log.head()
+    assert app.db.scalar("SELECT name FROM classes WHERE class_id = 'S1'") == "Staff"
+    assert app.db.scalar("SELECT count(*) FROM device_events") == 50  # the 2,000 after it wait for the background
+    assert app.ingestor.pump() == 2000
+
+
+def test_submit_returns_with_its_own_write_folded_while_the_background_ingestor_runs(app):
+    app.ingestor.start(0.01)
+    for n in range(20):
+        app.log.append([Event(id=f"dev:c:{n}:{k}", kind="device.heartbeat", ts_ms=n, actor="cam", source="device",
+                              payload={"device_id": "cam", "boot_id": "c", "firmware": "1", "uptime_s": n, "rssi": -1,
+                                       "queue_depth": 0, "free_heap": 1}) for k in range(50)])
+        app.submit(Event.new("class.upserted", {"class_id": f"K{n}", "name": f"K{n}"}, actor="op"))
+        assert app.db.scalar("SELECT count(*) FROM classes WHERE class_id = ?", [f"K{n}"]) == 1

@@ -46,8 +46,8 @@ class Receiver:
             self.proc.terminate()
             self.proc.wait(timeout=10)
 
-    def add_device(self, device_id: str) -> str:
-        return devices.add_device(self.log, device_id, "test")
+    def add_device(self, device_id: str, role: str = "any") -> str:
+        return devices.add_device(self.log, device_id, "test", role=role)
 
     def post(self, path: str, body: bytes | dict, device: str, secret: str, *, ts: int | None = None,
              content_type: str = "application/json", extra: dict | None = None,

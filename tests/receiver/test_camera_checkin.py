@@ -28,8 +28,21 @@ def test_a_camera_frame_checks_the_person_in_once(live, photos):
                                                    "late_after_min": 10}, actor="test"))
         app.faces.record_consent(member, "signed form", "test")
         assert app.faces.enroll(member, [read(photos, "obama.jpg")], "test")[0].accepted
-
         cam = SimulatedDevice(r.url, "cam-1", cam_secret)
+        # The same rule as the webcam: nothing counts before staff start the session, and a frame dated two hours
+        # ahead (a camera clock running fast) counts as seen when it arrived, not in a session not yet open.
+        assert cam.frame((photos / "obama2.jpg").read_bytes()).json()["accepted"] == 1
+        assert FrameWorker(app).process_pending() == 1
+        assert app.db.scalar("SELECT count(*) FROM attendance WHERE session_id = 'live-1'") == 0
+        app.submit(Event.new("session.scheduled", {"session_id": "later", "class_id": "CPE401",
+                                                   "starts_at_ms": now + 7000_000, "ends_at_ms": now + 9000_000,
+                                                   "late_after_min": 10}, actor="test"),
+                   Event.new("session.started", {"session_id": "later", "late_after_min": 10}, actor="test"),
+                   Event.new("session.started", {"session_id": "live-1", "late_after_min": 10}, actor="test"))
+        assert cam.frame((photos / "obama3.jpg").read_bytes(), captured_ms=now + 7200_000).status_code == 200
+        assert FrameWorker(app).process_pending() == 1
+        assert app.db.scalar("SELECT count(*) FROM attendance WHERE session_id = 'later'") == 0
+
         for photo in ("obama2.jpg", "obama3.jpg"):
             assert cam.frame((photos / photo).read_bytes()).json()["accepted"] == 1
         assert cam.frame(strangers()[0].read_bytes()).status_code == 200

@@ -221,3 +221,25 @@ def test_no_route_takes_a_get_or_an_unknown_method(rx):
             assert httpx.request(method, r.url + path, timeout=10).status_code == 405, (method, path)
     assert httpx.post(r.url + "/v1/admin", timeout=10).status_code == 404
     assert r.log.head() == before
+
+
+def test_a_device_posts_only_what_its_role_allows(receiver):
+    """A door camera must not drive the ceremony, a stage sensor must not post faces: 403, nothing stored."""
+    from tests.receiver.conftest import event
+
+    camera = receiver.add_device("door-cam", role="camera")
+    stage = receiver.add_device("stage-9", role="stage")
+    receiver.start()
+    head = receiver.log.head()
+    beam = receiver.post("/v1/events", {"events": [event(1, device="door-cam")]}, "door-cam", camera)
+    assert beam.status_code == 403 and beam.json()["code"] == "not_allowed_for_role"
+    rfid = receiver.post("/v1/events", {"events": [event(1, "rfid.scan", device="stage-9", tag="04A1B2C3")]},
+                         "stage-9", stage)
+    assert rfid.status_code == 403
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
+    frame = receiver.post("/v1/frames/b1/1/" + str(int(time.time() * 1000)), jpeg, "stage-9", stage,
+                          content_type="image/jpeg")
+    assert frame.status_code == 403
+    assert receiver.log.head() == head
+    ok = receiver.post("/v1/events", {"events": [event(2, device="stage-9")]}, "stage-9", stage)
+    assert ok.status_code == 200 and receiver.log.head() > head
