@@ -50,7 +50,7 @@ class Rig:
         self._seq = 0
 
     def add(self, device_id: str) -> None:
-        self.secrets[device_id] = devices.add_device(self.log, device_id, "test")
+        self.secrets[device_id] = devices.add_device(self.log, device_id, "test", role="any")
 
     def signed(self, device_id: str, path: str, body: bytes, content_type: str = "application/json") -> dict:
         return {"Content-Type": content_type,
