@@ -8,7 +8,7 @@ import hmac
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
@@ -157,15 +157,49 @@ class CeremonyClock(Poller):
 
 # --- read-only links for the big screens --------------------------------------------------------
 
-def view_token(app: Rollcall | Settings, ceremony_id: str) -> str:
-    """The secret part of a board / announcer link: whoever has the link may watch, nobody may act."""
+def view_token(app: Rollcall | Settings, ceremony_id: str, *, generation: int | None = None,
+               today: date | None = None) -> str:
+    """The secret part of a board / announcer link: whoever has the link may watch, nobody may act. It names
+    the links' generation (Revoke links makes every earlier one invalid) and its last valid local day."""
     settings = app if isinstance(app, Settings) else app.settings
+    if generation is None:
+        generation = links_generation(app, ceremony_id) if isinstance(app, Rollcall) else 0
+    today = today or datetime.now(settings.tz).date()
+    expires = today + timedelta(days=settings.view_link_days)
+    return f"{generation}.{expires:%Y%m%d}.{_link_mac(settings, ceremony_id, generation, expires)}"
+
+
+def _link_mac(settings: Settings, ceremony_id: str, generation: int, expires: date) -> str:
     key = load_master_key(settings.master_key, settings.data_path)
-    return hmac.new(key, f"view:{ceremony_id}".encode(), hashlib.sha256).hexdigest()[:24]
+    return hmac.new(key, f"view:{ceremony_id}:{generation}:{expires:%Y%m%d}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def check_view_token(app: Rollcall, ceremony_id: str, token: str) -> bool:
-    return bool(ceremony_id) and hmac.compare_digest(view_token(app, ceremony_id), token or "")
+def links_generation(app: Rollcall, ceremony_id: str) -> int:
+    return int(app.db.scalar("SELECT links_generation FROM ceremonies WHERE ceremony_id = ?", [ceremony_id]) or 0)
+
+
+def check_view_token(app: Rollcall, ceremony_id: str, token: str, *, today: date | None = None) -> bool:
+    """Whether a screen link is genuine, of the current generation and not past its last day. Anything else —
+    an old link, a revoked one, a forged or garbled one (`%C3%A9`) — is simply not valid."""
+    match = re.fullmatch(r"(\d{1,6})\.(\d{8})\.([0-9a-f]{24})", token or "")
+    if not (ceremony_id and match):
+        return False
+    generation, mac = int(match[1]), match[3]
+    try:
+        expires = datetime.strptime(match[2], "%Y%m%d").date()
+    except ValueError:
+        return False
+    expected = _link_mac(app.settings, ceremony_id, generation, expires)
+    today = today or datetime.now(app.settings.tz).date()
+    return (hmac.compare_digest(expected.encode(), mac.encode()) and today <= expires
+            and generation == links_generation(app, ceremony_id))
+
+
+def revoke_links(app: Rollcall, actor: str, ceremony_id: str, reason: str = "") -> None:
+    """Every board and announcer link given out so far stops working; new ones are issued."""
+    load(app, ceremony_id)
+    app.submit(Event.new("ceremony.links_revoked", {"ceremony_id": ceremony_id, "reason": reason.strip() or None},
+                         actor=actor))
 
 
 @dataclass(frozen=True)

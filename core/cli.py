@@ -246,8 +246,11 @@ def cmd_device(args: argparse.Namespace) -> int:
             secret = devices.add_device(log, args.device_id, args.actor, args.label or "", args.role)
             print(f"Device {args.device_id} registered. Its secret (shown once; put it in config.h):\n{secret}")
         else:
-            devices.set_enabled(log, args.device_id, args.action == "enable", args.actor, args.reason)
-            print(f"Device {args.device_id} {'enabled' if args.action == 'enable' else 'revoked'}.")
+            secret = devices.set_enabled(log, args.device_id, args.action == "enable", args.actor, args.reason)
+            if secret:
+                print(f"Device {args.device_id} enabled with a new secret (shown once; put it in config.h):\n{secret}")
+            else:
+                print(f"Device {args.device_id} revoked.")
     except devices.DeviceError as exc:
         return _fail(str(exc))
     finally:

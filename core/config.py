@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     # The ingestor commits at least this often while it folds: a staff action waits at most this long for it.
     ingest_max_transaction_seconds: float = 0.25
     outbox_retry_seconds: float = 2.0  # how often events kept while the store was down are appended again
+    view_link_days: int = Field(3, ge=0)  # a big-screen link works until this many days after it was issued
     page_fold_seconds: float = 1.0  # a page showing device traffic folds the backlog for at most this long first
 
     # Device receiver (receiver/app.py)

@@ -413,6 +413,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE ceremony_entries ADD COLUMN front_at TIMESTAMPTZ;
     """,
+    # 13: big-screen links can be revoked: a link names the generation it was issued in
+    """
+    ALTER TABLE ceremonies ADD COLUMN links_generation INTEGER DEFAULT 0;
+    """,
 ]
 
 READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",

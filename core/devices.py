@@ -39,13 +39,17 @@ def add_device(log: EventLog, device_id: str, actor: str, label: str = "", role:
     return secret
 
 
-def set_enabled(log: EventLog, device_id: str, enabled: bool, actor: str, reason: str | None = None) -> None:
+def set_enabled(log: EventLog, device_id: str, enabled: bool, actor: str, reason: str | None = None) -> str | None:
+    """Revoke or enable a device. Enabling issues a new secret (returned, shown once): a device was revoked because
+    its secret may be known, so the old one never works again."""
     device = log.get_device(device_id)
     if device is None:
         raise DeviceError(f"No device {device_id!r}.")
-    log.put_device(Device(device.device_id, device.secret, enabled, device.created_ms, device.label, device.role))
+    secret = secrets.token_hex(32) if enabled else device.secret
+    log.put_device(Device(device.device_id, secret, enabled, device.created_ms, device.label, device.role))
     kind = "device.enabled" if enabled else "device.revoked"
     log.append([Event.new(kind, {"device_id": device_id, "reason": reason}, actor=actor)])
+    return secret if enabled else None
 
 
 def overview(app: Rollcall) -> pd.DataFrame:

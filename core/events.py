@@ -46,6 +46,7 @@ _ALL = [
     Kind("ceremony.status_set", "Changed a graduate's status"),
     Kind("ceremony.absent_timeout", "Marked absent by the timer"),
     Kind("ceremony.lineup_checked", "Checked a card at line-up", personal=True),
+    Kind("ceremony.links_revoked", "Revoked the screen links"),
     Kind("stage.identified", "Identified at the stage", personal=True),
     # devices
     Kind("beam.front", "Front beam", device=True),

@@ -11,6 +11,7 @@ shredding that key makes every copy unreadable, wherever it is.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import shutil
@@ -25,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from core.config import Settings
-from core.eventlog import Event, EventLog, StoredEvent
+from core.eventlog import Event, EventLog, StoredEvent, now_ms
 from core.projections import PERSON_FIELDS
 from core.services import Rollcall
 from core.workers import Poller
@@ -40,6 +41,8 @@ _PERSONAL_KINDS = {"consent.recorded", "consent.revoked", "face.enrolled", "face
 _ATTENDANCE_KINDS = {"attendance.recorded", "attendance.corrected", "ceremony.lineup_checked"}
 # Keys whose values are free text typed by staff: a name in them is replaced too.
 _FREE_TEXT = {"reason", "detail", "note", "comment", "error", "caption", "message", "display_name"}
+# Titles are not part of a name worth scrubbing on their own (every other note has "Mr." or "นาย").
+_TITLES = {"นาย", "นาง", "นางสาว", "ด.ช.", "ด.ญ.", "เด็กชาย", "เด็กหญิง", "Mr.", "Mrs.", "Ms.", "Miss", "Dr."}
 
 
 class PrivacyError(ValueError):
@@ -328,6 +331,8 @@ class _Eraser:
             value = values.get(key)
             if isinstance(value, str) and len(value.strip()) >= 3:
                 self.personal.add(value.strip())
+            if key in ("name", "name_en") and isinstance(value, str):  # "สมชาย" alone in a note names them too
+                self.personal |= {part for part in value.split() if len(part) >= 3 and part not in _TITLES}
 
     def learn(self, e: Event) -> None:
         """First pass: what identifies the person anywhere in the log (names over time, accounts, frames)."""
@@ -369,10 +374,9 @@ class _Eraser:
             new["student_id"] = self.student_id
         if e.kind == "attendance.recorded" and who == self.student_id and (p.get("evidence") or {}).get("crop_token"):
             new["evidence"] = {k: v for k, v in p["evidence"].items() if k != "crop_token"}
-        people_records = e.kind in ("roster.imported", "person.upserted")  # other people's names stay as they are
         scrubbed = Event(
             id=":".join(self.pseudonym if part == self.student_id else part for part in e.id.split(":")),
-            kind=e.kind, ts_ms=e.ts_ms, payload=self._scrub(new, None, names=not people_records),
+            kind=e.kind, ts_ms=e.ts_ms, payload=self._scrub(new, None),
             actor=self.pseudonym if e.actor == self.student_id or e.actor in self.usernames else e.actor,
             source=e.source)
         return None if scrubbed == e else scrubbed
@@ -380,21 +384,44 @@ class _Eraser:
     def scrub_text(self, text: str) -> str:
         text = self._id.sub(self.pseudonym, text)
         for value in sorted(self.personal, key=len, reverse=True):
-            text = text.replace(value, ERASED)
+            if value.isascii():  # a Latin name only as a whole word ("Ann", not "Annual"), in any case
+                text = re.sub(rf"(?<![A-Za-z]){re.escape(value)}(?![A-Za-z])", ERASED, text, flags=re.IGNORECASE)
+            else:  # Thai has no spaces between words
+                text = text.replace(value, ERASED)
         return text
 
-    def _scrub(self, value: Any, key: str | None, *, names: bool) -> Any:
+    def _scrub(self, value: Any, key: str | None) -> Any:
+        """Their id becomes the pseudonym everywhere; their names go from free text (other people's name fields
+        stay as they are)."""
         if isinstance(value, dict):
-            return {k: self._scrub(v, k, names=names) for k, v in value.items()}
+            return {k: self._scrub(v, k) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._scrub(v, key, names=names) for v in value]
+            return [self._scrub(v, key) for v in value]
         if not isinstance(value, str):
             return value
         if value == self.student_id or (key == "username" and value in self.usernames):
             return self.pseudonym
-        if names and key in _FREE_TEXT:
+        if key in _FREE_TEXT:  # staff's free text, in anyone's record: "moved next to <their name>"
             return self.scrub_text(value)
         return self._id.sub(self.pseudonym, value)
+
+
+def _intent_path(app: Rollcall) -> Path:
+    return app.settings.data_path / "erasure-pending.json"
+
+
+def pending_erasure(app: Rollcall) -> dict | None:
+    """The erasure that was under way when the app stopped, if any (its intent is written before the log is)."""
+    path = _intent_path(app)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def resume_erasure(app: Rollcall) -> ErasureReport | None:
+    """Finish an erasure that a crash or a kill interrupted (called at start-up): same person, same pseudonym."""
+    pending = pending_erasure(app)
+    if pending is None:
+        return None
+    return erase_person(app, pending["student_id"], pending["actor"], pending["reason"], pending["keep"])
 
 
 def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
@@ -413,7 +440,13 @@ def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
     started = time.monotonic()
     with app.maintenance:
         app.ingestor.pump()
-        eraser = _Eraser(student_id, f"erased-{secrets.token_hex(6)}", keep)
+        pending = pending_erasure(app)
+        if pending and pending["student_id"] != student_id:
+            raise PrivacyError("An earlier erasure was interrupted and is being finished first; try again shortly.")
+        # An interrupted erasure goes on under the pseudonym it had started with (part of the log may carry it).
+        eraser = _Eraser(student_id, pending["pseudonym"] if pending else f"erased-{secrets.token_hex(6)}", keep)
+        eraser.personal |= set(pending["personal"] if pending else ())
+        eraser.usernames |= set(pending["usernames"] if pending else ())
         person = app.db.query("SELECT * FROM people WHERE student_id = ?", [student_id])
         if not person.empty:
             eraser.learn_person(person.iloc[0].to_dict())
@@ -421,8 +454,12 @@ def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
             eraser.usernames.add(username)
         for stored in iter_log(app.log):
             eraser.learn(stored.event)
-        if person.empty and not eraser.mentioned:
+        if person.empty and not eraser.mentioned and not pending:
             raise PrivacyError(f"No person with student id {student_id!r}.")
+        # The intent first: a kill from here on is finished at the next start, under the same pseudonym.
+        _intent_path(app).write_text(json.dumps({
+            "student_id": student_id, "pseudonym": eraser.pseudonym, "keep": keep, "actor": actor, "reason": reason,
+            "personal": sorted(eraser.personal), "usernames": sorted(eraser.usernames)}, ensure_ascii=False))
         photos = _forget_face(app, student_id)  # from now on no camera recognises them
         changed, after = 0, 0
         for _ in range(5):  # a worker may still have named them while the log was being rewritten: go again
@@ -441,9 +478,10 @@ def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
         app.keys.erase(student_id)  # in case something encrypted for them meanwhile
         if (faces := app.loaded_faces) is not None:
             faces.forget(student_id)
-        app.submit(Event.new("person.erased", {"student_id": eraser.pseudonym, "keep_attendance": keep,
-                                               "events_changed": changed, "reason": eraser.scrub_text(reason.strip())},
-                             actor=actor))
+        app.submit(Event(id=f"erased:{eraser.pseudonym}", kind="person.erased", ts_ms=now_ms(), actor=actor,
+                         payload={"student_id": eraser.pseudonym, "keep_attendance": keep, "events_changed": changed,
+                                  "reason": eraser.scrub_text(reason.strip())}))
+        _intent_path(app).unlink(missing_ok=True)  # the intent held their names: it goes last
     return ErasureReport(eraser.pseudonym, changed, eraser.tombstones, photos, keep, time.monotonic() - started)
 
 

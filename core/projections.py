@@ -599,6 +599,12 @@ class _Loaded:
             FROM changed c WHERE e.ceremony_id = ? AND e.student_id = c.student_id""", [c.ceremony_id])
 
 
+@handles("ceremony.links_revoked", CEREMONY_TABLES)
+def _links_revoked(cur: Cursor, e: Event) -> None:
+    cur.execute("UPDATE ceremonies SET links_generation = links_generation + 1 WHERE ceremony_id = ?",
+                [e.payload["ceremony_id"]])
+
+
 @handles("ceremony.lineup_checked", frozenset({"lineup_checks"}))
 def _lineup_checked(cur: Cursor, e: Event) -> None:
     p = e.payload

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -18,7 +19,7 @@ def _app_for(data_path: str) -> Rollcall:
     from core.alerts import UnknownFaceAlerts
     from core.ceremonies import CeremonyClock
     from core.faces.frames import FrameWorker
-    from core.privacy import RetentionWorker
+    from core.privacy import RetentionWorker, pending_erasure, resume_erasure
 
     app = Rollcall(get_settings())
     app.ingestor.start(app.settings.ingest_poll_seconds)
@@ -30,6 +31,8 @@ def _app_for(data_path: str) -> Rollcall:
     retention.start(30)
     app.workers.append(retention)
     app.workers.append(UnknownFaceAlerts(app))  # one sender and one rate limit for every camera of the process
+    if pending_erasure(app):  # a kill interrupted an erasure: finish it, beside the pages
+        threading.Thread(target=resume_erasure, args=(app,), name="rollcall-erasure", daemon=True).start()
     return app
 
 
@@ -196,5 +199,8 @@ def require_view(page: str) -> str | None:
     Returns the ceremony id fixed by the link, or None when a signed-in user picks one."""
     if (link := public_view()) is not None and link[0] == page:
         return link[1]
+    if st.query_params.get("token"):
+        st.warning("This screen link is not valid: it has expired or was revoked. Ask staff for a new link, or sign "
+                   "in.")
     require(page)
     return None

@@ -67,7 +67,11 @@ with st.expander("Links for the big screens (read-only, no sign-in)"):
     st.code(f"{base}&view=board", language=None)
     st.code(f"{base}&view=announcer", language=None)
     st.code(f"{base}&view=announcer&mode=lower-third&bg=green", language=None)
-    st.caption("Append these to the app's address. Anyone with a link can watch; nobody can act through it.")
+    st.caption(f"Append these to the app's address. Anyone with a link can watch; nobody can act through it. They "
+               f"work for {app.settings.view_link_days} days, until you revoke them.")
+    if st.button("Revoke these links", key="revoke_links", help="Every link given out so far stops working."):
+        ceremonies.revoke_links(app, user.username, ceremony_id, "revoked on the console")
+        st.rerun()
     cards_key = f"cards_pdf_{ceremony_id}"
     if st.button("Prepare the cards PDF (name, order, department, QR)", key="cards_prepare"):
         with st.spinner("Drawing the cards…"):

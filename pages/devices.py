@@ -51,9 +51,12 @@ with right:
         enabled = bool(table.set_index("device_id").loc[target, "enabled"])
         reason = st.text_input("Reason (kept in the audit trail)", key="device_reason")
         if st.button("Revoke" if enabled else "Enable", key="device_toggle", type="secondary"):
-            devices.set_enabled(app.log, target, not enabled, user.username, reason or None)
+            secret = devices.set_enabled(app.log, target, not enabled, user.username, reason or None)
             app.fresh()
-            st.session_state["flash"] = f"{target} {'revoked' if enabled else 'enabled'}."
+            if secret:  # enabled again: its old secret may be known, so it gets a new one
+                st.session_state["issued_secret"] = (target, secret)
+            else:
+                st.session_state["flash"] = f"{target} revoked."
             st.rerun()
 
 st.subheader("Latest device events")

@@ -148,6 +148,13 @@ def retry_after(wait_seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(wait_seconds)))}
 
 
+def device_event_id(device_id: str, boot_id: str, seq: int | str) -> str:
+    """A device event's stable id (a retry is a duplicate), in a namespace of its own: whatever a device calls
+    itself, its ids never equal the app's own (`attendance:<session>:<person>`, `absent:…`, UUIDs), so a device
+    cannot pre-empt a real check-in by posting its id first."""
+    return f"dev:{device_id}:{boot_id}:{seq}"
+
+
 def frame_cost(size: int, bytes_per_event: int) -> int:
     """A frame weighs on the log by its size: one event per `bytes_per_event` bytes, at least one."""
     return max(1, math.ceil(size / bytes_per_event))
@@ -322,7 +329,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
         else:
             payload = {}
         # The stable id makes a retried event a duplicate, stored once.
-        return Event(id=f"{device_id}:{e.boot_id}:{e.seq}", kind=e.kind, ts_ms=e.ts_ms, actor=device_id,
+        return Event(id=device_event_id(device_id, e.boot_id, e.seq), kind=e.kind, ts_ms=e.ts_ms, actor=device_id,
                      source="device", payload={**payload, "device_id": device_id, "boot_id": e.boot_id,
                                                "seq": e.seq, "received_ms": received})
 
@@ -347,7 +354,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
         device_id = signed.device_id
         if beat.device_id != device_id:
             raise Problem(403, "wrong_device", f"heartbeat names device {beat.device_id!r}, not {device_id!r}")
-        event = Event(id=f"{device_id}:{beat.boot_id}:hb:{beat.uptime_s}", kind="device.heartbeat",
+        event = Event(id=device_event_id(device_id, beat.boot_id, f"hb:{beat.uptime_s}"), kind="device.heartbeat",
                       ts_ms=now_ms(), actor=device_id, source="device", payload=beat.model_dump())
         return await store_events(signed, [event], 1)
 
@@ -366,7 +373,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
             raise Problem(422, "not_a_jpeg", "the body is not a complete JPEG image")
         received = now_ms()
         check_clock(captured_ms, received, "captured_ms")
-        event = Event(id=f"{device_id}:{boot_id}:{seq}", kind="frame.captured", ts_ms=captured_ms,
+        event = Event(id=device_event_id(device_id, boot_id, seq), kind="frame.captured", ts_ms=captured_ms,
                       actor=device_id, source="device",
                       payload={"device_id": device_id, "boot_id": boot_id, "seq": seq, "received_ms": received,
                                "jpeg_b64": base64.b64encode(body).decode()})

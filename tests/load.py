@@ -189,7 +189,7 @@ def device_steps(url: str, device_id: str, secret: str, batch: int = 5) -> Calla
         resp = device.send(events)
         if resp.status_code != 200:
             raise AssertionError(f"{resp.status_code} {resp.text}")
-        return [f"{device_id}:{device.boot_id}:{e['seq']}" for e in events]
+        return [f"dev:{device_id}:{device.boot_id}:{e['seq']}" for e in events]
 
     return step
 

@@ -134,3 +134,13 @@ def test_the_patterns_do_catch_secrets():
         assert SECRET_PATTERNS[kind].search(sample), kind
     assert SECRET_FILES.search(".streamlit/secrets.toml") and not SECRET_FILES.search(".streamlit/secrets.toml.example")
     assert SECRET_FILES.search("data/rollcall.duckdb") and SECRET_FILES.search("data/events.sqlite-wal")
+
+
+def test_no_page_shows_a_traceback_to_a_visitor():
+    """An unexpected error shows a short message; the traceback (server paths, code) stays in the server log."""
+    import tomllib
+
+    from core.config import PROJECT_ROOT
+
+    config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] in ("none", False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -99,6 +99,17 @@ def test_view_links_are_signed(running):
     assert ceremonies.check_view_token(app, cid, token)
     assert not ceremonies.check_view_token(app, cid, token[:-1] + "0")
     assert not ceremonies.check_view_token(app, "other", token)
+    for garbled in ("é", "%C3%A9", "", "0.2026.x", token + "0", "0.20269999." + token[-24:]):
+        assert not ceremonies.check_view_token(app, cid, garbled)
+    # A link stops working after its last day, and when the links are revoked.
+    issued = datetime.now(app.settings.tz).date()
+    old = ceremonies.view_token(app, cid, today=issued)
+    last = issued + timedelta(days=app.settings.view_link_days)
+    assert ceremonies.check_view_token(app, cid, old, today=last)
+    assert not ceremonies.check_view_token(app, cid, old, today=last + timedelta(days=1))
+    ceremonies.revoke_links(app, "op", cid, "a link was posted online")
+    assert not ceremonies.check_view_token(app, cid, old)
+    assert ceremonies.check_view_token(app, cid, ceremonies.view_token(app, cid))
 
 
 def test_cards_pdf_for_a_ceremony(running, tmp_path):

@@ -285,3 +285,47 @@ def test_the_written_policy_states_the_settings(tmp_path):
     assert kept["Check-in face crops"] == "45 days"
     assert kept["Attendance"].startswith("1826 days (about 5 years)")
     assert "revoked" in kept["Face templates"]
+
+
+def test_erasure_scrubs_their_name_from_other_peoples_records_too(app):
+    """Staff wrote the person's name (or just their first name) in the reason of someone else's edit: after the
+    erasure neither the log, the read model nor the audit trail has it; the other person's own name stays."""
+    load_demo(app, today=date(2026, 11, 22))
+    person = people.get(app, A)
+    first = person["name"].split()[-2] if len(person["name"].split()) > 2 else person["name"].split()[0]
+    other = people.get(app, "6501002")
+    people.update(app, "op", "6501002", {"phone": "0811111111"},
+                  reason=f"seated next to {person['name']}; ask {first} or {person['name_en']}")
+    privacy.erase_person(app, A, "boss", "written request")
+    needles = {"name": person["name"].encode(), "name_en": person["name_en"].encode()}
+    assert files_with(app.settings.data_path, needles) == {}
+    reason = app.db.scalar("SELECT reason FROM audit WHERE target = '6501002' AND action = 'person.upserted'")
+    assert reason == f"seated next to {privacy.ERASED}; ask {privacy.ERASED} or {privacy.ERASED}"
+    logged = [s.event.payload["reason"] for s in app.log.read_after(0, 10_000)
+              if s.event.kind == "person.upserted" and s.event.payload["person"]["student_id"] == "6501002"]
+    assert logged == [reason]  # in the log too (a first name alone may still be someone else's name elsewhere)
+    assert people.get(app, "6501002")["name"] == other["name"]
+
+
+def test_an_interrupted_erasure_is_finished_under_the_same_pseudonym(app, monkeypatch):
+    """Killed between the log rewrite and the rebuild, an erasure left the read model holding the person and no
+    record that it was incomplete; run again it made a second pseudonym. Now its intent is recorded first."""
+    made = setup_person(app)
+    person = made["person"]
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # like kill -9 right after the log was rewritten
+
+    monkeypatch.setattr(app.ingestor, "rebuild", killed)
+    with pytest.raises(KeyboardInterrupt):
+        privacy.erase_person(app, A, "boss", "written request")
+    pending = privacy.pending_erasure(app)
+    assert pending["student_id"] == A and app.db.scalar("SELECT count(*) FROM people WHERE student_id = ?", [A]) == 1
+    monkeypatch.undo()
+    report = privacy.resume_erasure(app)  # what the app does at its next start
+    assert report.pseudonym == pending["pseudonym"] and privacy.pending_erasure(app) is None
+    assert app.db.scalar("SELECT count(*) FROM people WHERE student_id = ?", [A]) == 0
+    text = log_text(app)
+    assert A not in text and person["name"] not in text and report.pseudonym in text
+    assert app.db.scalar("SELECT count(*) FROM audit WHERE action = 'person.erased'") == 1
+    assert files_with(app.settings.data_path, {"id": A.encode(), "name": person["name"].encode()}) == {}

@@ -32,7 +32,7 @@ def test_kill_9_ten_times_during_load_loses_no_acknowledged_event(live):
                 try:
                     resp = r.post("/v1/events", {"events": batch}, "stage-1", secret)
                     if resp.status_code == 200:
-                        acknowledged.extend(f"stage-1:b7:{e['seq']}" for e in batch)
+                        acknowledged.extend(f"dev:stage-1:b7:{e['seq']}" for e in batch)
                         break
                 except httpx.TransportError:
                     pass
@@ -97,7 +97,7 @@ def test_a_blocked_store_answers_503_in_time_and_healthz_still_answers(tmp_path)
         assert r.log.head() == head  # nothing acknowledged, nothing stored
         retry = r.post("/v1/events", batch, "stage-1", secret, ts=now + 1)
         assert retry.status_code == 200 and retry.json() == {"accepted": 2, "duplicates": 0}, retry.text
-        assert [s.event.id for s in r.log.read_after(head)] == ["stage-1:b7:1", "stage-1:b7:2"]
+        assert [s.event.id for s in r.log.read_after(head)] == ["dev:stage-1:b7:1", "dev:stage-1:b7:2"]
         assert r.proc.poll() is None
     finally:
         blocker.close()

@@ -28,7 +28,7 @@ def test_a_batch_is_accepted_and_stored_with_stable_ids(live):
     assert resp.status_code == 200 and resp.json() == {"accepted": 20, "duplicates": 0}
     stored = r.log.read_after(0)
     ids = [s.event.id for s in stored if s.event.source == "device"]
-    assert ids == [f"stage-1:b7:{n}" for n in range(1, 21)]
+    assert ids == [f"dev:stage-1:b7:{n}" for n in range(1, 21)]
     assert stored[-1].event.kind == "beam.front" and stored[-1].event.actor == "stage-1"
 
 
@@ -107,7 +107,7 @@ def test_frames_must_be_jpeg_and_their_metadata_is_signed(live):
     resp = r.post(path, jpeg, "stage-1", secret, content_type="image/jpeg")
     assert resp.status_code == 200 and resp.json()["accepted"] == 1
     [stored] = r.log.read_after(head)
-    assert stored.event.id == "stage-1:cam1:5" and stored.event.kind == "frame.captured"
+    assert stored.event.id == "dev:stage-1:cam1:5" and stored.event.kind == "frame.captured"
 
 
 def test_heartbeats_feed_device_health(live):

@@ -190,7 +190,7 @@ def test_what_a_device_writes_is_stored_under_its_own_id_only(rx):
         assert resp.status_code == 200, resp.text
     stored = r.log.read_after(before)
     assert len(stored) == 3
-    assert all(s.event.actor == "dev-a" and s.event.id.startswith("dev-a:") for s in stored)
+    assert all(s.event.actor == "dev-a" and s.event.id.startswith("dev:dev-a:") for s in stored)
     assert {s.event.payload["device_id"] for s in stored} == {"dev-a"}
 
 
@@ -243,3 +243,32 @@ def test_a_device_posts_only_what_its_role_allows(receiver):
     assert receiver.log.head() == head
     ok = receiver.post("/v1/events", {"events": [event(2, device="stage-9")]}, "stage-9", stage)
     assert ok.status_code == 200 and receiver.log.head() > head
+
+
+def test_a_device_cannot_take_the_id_of_a_check_in(receiver):
+    """A device named `attendance` posting boot = a session id and seq = a student id used to store an event under
+    the id of that person's check-in, so the real check-in was dropped as a duplicate."""
+    from core.attendance import attendance_event
+    from tests.receiver.conftest import event
+
+    secret = receiver.add_device("attendance")
+    receiver.start()
+    forged = event(6501001, device="attendance", boot="CPE401-2026-11-23-0900")
+    assert receiver.post("/v1/events", {"events": [forged]}, "attendance", secret).status_code == 200
+    real = attendance_event("CPE401-2026-11-23-0900", "6501001", "present", int(time.time() * 1000), "face", "op")
+    assert receiver.log.append([real]).accepted == 1
+
+
+def test_enabling_a_revoked_device_issues_a_new_secret(receiver):
+    """It was revoked because its secret may be known: the old secret must never work again."""
+    from core import devices
+    from tests.receiver.conftest import event
+
+    old = receiver.add_device("stage-5", role="stage")
+    receiver.start()
+    devices.set_enabled(receiver.log, "stage-5", False, "test", "board stolen")
+    new = devices.set_enabled(receiver.log, "stage-5", True, "test", "found it")
+    assert new and new != old
+    stale = receiver.post("/v1/events", {"events": [event(1, device="stage-5")]}, "stage-5", old)
+    assert stale.status_code == 401
+    assert receiver.post("/v1/events", {"events": [event(1, device="stage-5")]}, "stage-5", new).status_code == 200
