@@ -33,6 +33,13 @@ class Entry:
     received_at_ms: int | None = None
     front_at_ms: int | None = None  # when they became first in the waiting line: their absent timer starts then
 
+    def __setattr__(self, name: str, value) -> None:
+        # The ceremony keeps its graduates by status (so a beam does not scan 1,500 of them): tell it of a move.
+        owner = self.__dict__.get("_owner")
+        if name == "status" and owner is not None:
+            owner._moved(self, self.__dict__.get("status"), value)
+        object.__setattr__(self, name, value)
+
 
 @dataclass(frozen=True)
 class Flag:
@@ -51,15 +58,28 @@ class Ceremony:
     calls: int = 0
     flags: list[Flag] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._by_status: dict[str, dict[str, Entry]] = {status: {} for status in STATUSES}
+        for entry in self.entries.values():
+            self._by_status.setdefault(entry.status, {})[entry.student_id] = entry
+            object.__setattr__(entry, "_owner", self)
+
+    def _moved(self, entry: Entry, old: str | None, new: str) -> None:
+        self._by_status.get(old, {}).pop(entry.student_id, None)
+        self._by_status.setdefault(new, {})[entry.student_id] = entry
+
     def queue(self) -> list[Entry]:
         """Who will be called, in order."""
-        return sorted((e for e in self.entries.values() if e.status == "pending"), key=lambda e: e.queue_pos)
+        return sorted(self._by_status["pending"].values(), key=_queue_order)
+
+    def next_up(self) -> Entry | None:
+        """The first of the queue (without ordering the whole of it)."""
+        pending = self._by_status["pending"].values()
+        return min(pending, key=_queue_order) if pending else None
 
     def line(self, status: str) -> list[Entry]:
         """Graduates in a status, earliest first (the FIFO that beams follow)."""
-        key = {"waiting": lambda e: e.call_no or 0, "on_stage": lambda e: (e.on_stage_at_ms or 0, e.call_no or 0)}
-        return sorted((e for e in self.entries.values() if e.status == status),
-                      key=key.get(status, lambda e: e.queue_pos))
+        return sorted(self._by_status.get(status, {}).values(), key=_LINE_ORDER.get(status, _queue_order))
 
     def current(self) -> Entry | None:
         """The graduate the room is looking at: on stage, else the earliest still waiting, else the last called."""
@@ -70,10 +90,14 @@ class Ceremony:
         return max(called, key=lambda e: e.call_no) if called else None
 
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(STATUSES, 0)
-        for e in self.entries.values():
-            out[e.status] += 1
-        return out
+        return {status: len(self._by_status.get(status, {})) for status in STATUSES}
+
+
+def _queue_order(e: Entry) -> float:
+    return e.queue_pos
+
+
+_LINE_ORDER = {"waiting": lambda e: e.call_no or 0, "on_stage": lambda e: (e.on_stage_at_ms or 0, e.call_no or 0)}
 
 
 class CeremonyError(ValueError):
@@ -137,11 +161,10 @@ def _called(c: Ceremony, payload: dict, at_ms: int) -> None:
             _flag(c, at_ms, "already_called", f"{entry.student_id} is already {LABELS[entry.status].lower()}")
             return
     else:
-        queue = c.queue()
-        if not queue:
+        entry = c.next_up()
+        if entry is None:
             _flag(c, at_ms, "queue_empty", "call next: nobody is left to call")
             return
-        entry = queue[0]
     _call(c, entry, at_ms)
 
 
@@ -168,8 +191,8 @@ def _requeued(c: Ceremony, payload: dict, at_ms: int) -> None:
     if entry.status in ("on_stage", "received"):
         _flag(c, at_ms, "requeue_ignored", f"{entry.student_id} is already {LABELS[entry.status].lower()}")
         return
-    queue = c.queue()
-    entry.queue_pos = (queue[0].queue_pos - 1.0) if queue else entry.queue_pos
+    first = c.next_up()
+    entry.queue_pos = (first.queue_pos - 1.0) if first else entry.queue_pos
     entry.status, entry.call_no, entry.called_at_ms, entry.front_at_ms = "pending", None, None, None
 
 
@@ -215,8 +238,8 @@ def _back_beam(c: Ceremony, payload: dict, at_ms: int) -> None:
         _flag(c, at_ms, "beam_unmatched", "back beam with nobody on stage")
         return
     on_stage[0].status, on_stage[0].received_at_ms = "received", at_ms
-    if c.auto_advance and not c.line("waiting") and c.queue():
-        _call(c, c.queue()[0], at_ms)
+    if c.auto_advance and not c.line("waiting") and (first := c.next_up()) is not None:
+        _call(c, first, at_ms)
 
 
 def _identified(c: Ceremony, payload: dict, at_ms: int) -> None:
