@@ -16,13 +16,14 @@ from core import ceremony
 from core.config import Settings
 from core.eventlog import Event, now_ms
 from core.keys import load_master_key
+from core.names import sort_sql
 from core.services import Rollcall
 from core.workers import Poller
 
 ORDERS = {"roster": "Roster order, then department, then name", "department": "Department, then name",
           "name": "Name (Thai dictionary order)"}
-_ORDER_SQL = {"roster": "ceremony_order NULLS LAST, department COLLATE th NULLS LAST, name COLLATE th",
-              "department": "department COLLATE th NULLS LAST, name COLLATE th", "name": "name COLLATE th"}
+_ORDER_SQL = {"roster": f"ceremony_order NULLS LAST, department COLLATE th NULLS LAST, {sort_sql('name')}",
+              "department": f"department COLLATE th NULLS LAST, {sort_sql('name')}", "name": sort_sql("name")}
 
 
 def create(app: Rollcall, actor: str, *, name: str, on_date: date, venue: str = "", absent_timeout_min: float = 5,

@@ -6,6 +6,7 @@ import pandas as pd
 
 from core import roster
 from core.eventlog import Event
+from core.names import sort_sql
 from core.projections import PERSON_FIELDS
 from core.roster import RosterPreview
 from core.services import Rollcall
@@ -16,7 +17,8 @@ class PersonError(ValueError):
 
 
 def search(app: Rollcall, text: str = "", limit: int = 500) -> pd.DataFrame:
-    """Match Thai or English name, id, department, guardian, phone or e-mail; Thai dictionary order."""
+    """Match Thai or English name, id, department, guardian, phone or e-mail; Thai dictionary order of the name
+    without its title (core.names)."""
     where, params = "", []
     if text.strip():
         like = f"%{text.strip().lower()}%"
@@ -26,7 +28,7 @@ def search(app: Rollcall, text: str = "", limit: int = 500) -> pd.DataFrame:
         params = [like] * 7
     return app.db.query(
         "SELECT student_id, name, name_en, department, guardian_name, phone, email, ceremony_order, photo_count "
-        f"FROM people {where} ORDER BY name COLLATE th, student_id LIMIT {int(limit)}",
+        f"FROM people {where} ORDER BY {sort_sql('name')}, student_id LIMIT {int(limit)}",
         params,
     )
 
