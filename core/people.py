@@ -53,13 +53,13 @@ def preview_summary(app: Rollcall, preview: RosterPreview) -> dict[str, int]:
     """How many rows would add a person and how many would update one (re-import never duplicates)."""
     known = existing_ids(app, [r.student_id for r in preview.rows])
     return {"new": sum(r.student_id not in known for r in preview.rows), "updated": len(known),
-            "errors": len(preview.errors)}
+            "errors": preview.error_rows}
 
 
 def commit_import(app: Rollcall, preview: RosterPreview, actor: str) -> int:
     """All or nothing: refused while any row has an error; otherwise one event carries every row."""
     if preview.errors:
-        raise PersonError(f"{len(preview.errors)} row(s) have errors; fix the file and upload it again.")
+        raise PersonError(f"{preview.error_rows} row(s) have errors; fix the file and upload it again.")
     if not preview.rows:
         raise PersonError("The file has no rows to import.")
     app.submit(*roster_events(preview, actor))
