@@ -81,10 +81,14 @@ def info(app: Rollcall, ceremony_id: str) -> dict:
 
 
 def board(app: Rollcall, ceremony_id: str) -> pd.DataFrame:
-    """Every graduate with name and status, in calling order (for the board, console and announcer)."""
+    """Every graduate with name and status, in calling order (for the board, console and announcer). Every text
+    column is a string: a graduate with no name (erased: their id is then a pseudonym, `erased-…`; or no longer on
+    the roster) is shown by their id, other missing texts are empty."""
     return app.db.query(
         """
-        SELECT e.order_no, e.student_id, p.name, p.name_en, p.department, p.pronunciation, e.status, e.call_no,
+        SELECT e.order_no, e.student_id, coalesce(nullif(trim(p.name), ''), e.student_id) AS name,
+               coalesce(p.name_en, '') AS name_en, coalesce(p.department, '') AS department,
+               coalesce(p.pronunciation, '') AS pronunciation, e.status, e.call_no,
                e.queue_pos,
                e.called_at, e.on_stage_at, e.received_at
         FROM ceremony_entries e LEFT JOIN people p USING (student_id)
