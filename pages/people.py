@@ -4,7 +4,7 @@ import streamlit as st
 from core import ceremonies, people
 from core.qr import qr_png
 from core.roster import RosterFileError, parse_roster
-from pages._ui import get_app, plain, require
+from pages._ui import get_app, keyed, plain, require
 
 user = require("people")
 app = get_app()
@@ -99,7 +99,7 @@ with find_tab:
     found = people.search(app, query)
     st.caption(f"{len(found)} of {people.count(app)} people")
     table = st.dataframe(found, hide_index=True, width="stretch", on_select="rerun",
-                         selection_mode="single-row", key="people_table",
+                         selection_mode="single-row", key=keyed("people_table", query),
                          column_config={k: v for k, v in LABELS.items()})
     picked = table.selection.rows if table and table.selection else []
     if picked:

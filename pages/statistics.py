@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import analytics, attendance, ceremonies, charts, exports, overview, people
-from pages._ui import get_app, require
+from pages._ui import get_app, keyed, require
 
 user = require("statistics")
 app = get_app()
@@ -65,7 +65,7 @@ with people_tab:
     summary = analytics.people_summary(db, filters)
     st.caption("Pick a person to see their history.")
     picked = st.dataframe(summary, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                          key="stats_people", column_config={
+                          key=keyed("stats_people", filters), column_config={
                               "student_id": "Student id", "name": "Name", "department": "Department",
                               "expected": "Sessions", "present": "Present", "late": "Late", "absent": "Absent",
                               "rate": st.column_config.ProgressColumn("Rate", format="percent", min_value=0,
