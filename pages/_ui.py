@@ -57,6 +57,12 @@ def keyed(base: str, *inputs) -> str:
     return f"{base}-{hashlib.sha1(text.encode()).hexdigest()[:12]}" if text.strip("\x1f") else base
 
 
+def grid(data, **kwargs):
+    """st.dataframe for every table of the app: a missing value is an empty cell, not the word "None"."""
+    kwargs.setdefault("placeholder", "")
+    return st.dataframe(data, **kwargs)
+
+
 def get_app() -> Rollcall:
     return _app_for(str(get_settings().data_path))
 

@@ -202,6 +202,22 @@ def test_a_new_search_starts_with_no_row_selected(seeded):
     assert at.dataframe[0].key != table.key
 
 
+def test_no_table_shows_none_for_a_missing_value(seeded):
+    """Issue #13: a missing value (no English name, no phone, no reason) is an empty cell, never the word "None":
+    every table goes through pages._ui.grid, which sets st.dataframe's placeholder."""
+    sources = {p.name: p.read_text() for p in (PROJECT_ROOT / "pages").glob("*.py") if p.name != "_ui.py"}
+    assert [name for name, text in sources.items() if "st.dataframe(" in text] == []
+    tables = 0
+    for page, script in PAGES.items():
+        username = next(u for u in ROLES if auth.User(u, auth.Role(ROLES[u])).may_open(page))
+        at = as_user(script, username).run()
+        assert not at.exception, (page, at.exception)
+        for table in at.dataframe:
+            assert table.proto.HasField("placeholder") and table.proto.placeholder == "", page
+            tables += 1
+    assert tables >= 10
+
+
 def test_admin_adds_a_user_and_sees_the_one_time_password_once(seeded):
     at = as_user(PAGES["users"], "boss").run()
     at.text_input[0].input("teacher1")
