@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -216,6 +217,16 @@ def test_no_table_shows_none_for_a_missing_value(seeded):
             assert table.proto.HasField("placeholder") and table.proto.placeholder == "", page
             tables += 1
     assert tables >= 10
+
+
+def test_the_audit_page_words_details_with_local_times(seeded):
+    """Issue #13: details were raw `key=value` with epoch-ms numbers."""
+    at = as_user(PAGES["audit"], "boss").run()
+    assert not at.exception, at.exception
+    rows = at.dataframe[0].value
+    scheduled = list(rows.loc[rows["action"] == "Scheduled a session", "detail"])
+    assert scheduled and all(re.search(r"starts at: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · ", d) for d in scheduled)
+    assert not rows["detail"].str.contains(r"=|\b1\d{12}\b").any()  # no key=value, no epoch-ms
 
 
 def test_admin_adds_a_user_and_sees_the_one_time_password_once(seeded):
