@@ -418,7 +418,7 @@ def _between(db: Database, ceremony_id: str, start: str, end: str) -> pd.DataFra
     # `start` and `end` are fixed column names from the two callers below, never user input.
     return db.query(
         f"""
-        SELECT e.student_id, p.name, epoch(e.{end} - e.{start}) AS seconds
+        SELECT e.student_id, coalesce(p.name, e.student_id) AS name, epoch(e.{end} - e.{start}) AS seconds
         FROM ceremony_entries e LEFT JOIN people p USING (student_id)
         WHERE e.ceremony_id = ? AND e.{start} IS NOT NULL AND e.{end} IS NOT NULL
         ORDER BY e.order_no
@@ -452,10 +452,12 @@ def no_show_by_department(db: Database, ceremony_id: str) -> pd.DataFrame:
 
 
 def ceremony_timeline(db: Database, ceremony_id: str) -> pd.DataFrame:
-    """student_id, name, department, order_no, status, called_at, on_stage_at, received_at — in order."""
+    """student_id, name, department, order_no, status, called_at, on_stage_at, received_at — in order (a graduate
+    with no name, e.g. erased, by their id)."""
     return db.query(
         """
-        SELECT e.student_id, p.name, p.department, e.order_no, e.status, e.called_at, e.on_stage_at, e.received_at
+        SELECT e.student_id, coalesce(p.name, e.student_id) AS name, p.department, e.order_no, e.status, e.called_at,
+               e.on_stage_at, e.received_at
         FROM ceremony_entries e LEFT JOIN people p USING (student_id)
         WHERE e.ceremony_id = ? ORDER BY e.order_no
         """,

@@ -350,6 +350,15 @@ def test_ceremony_statistics(db):
     assert A.graduates_per_minute(db, "nope").empty
 
 
+def test_a_graduate_with_no_name_is_shown_by_id(db):
+    """Issue #13: an erased graduate (a pseudonym, no longer in people) had no name: the charts' labels were NaN."""
+    with db.write() as cur:
+        cur.execute("DELETE FROM people WHERE student_id = 'A2'")
+    assert A.ceremony_timeline(db, "G1")["name"].tolist() == ["Alice", "A2", "Chai", "Dao"]
+    assert A.time_on_stage(db, "G1")["name"].tolist() == ["Alice", "A2", "Dao"]
+    assert A.call_to_stage(db, "G1")["name"].tolist() == ["Alice", "A2", "Dao"]
+
+
 def test_synth_is_consistent(app):
     db = app.db
     today = date(2025, 6, 13)
