@@ -1,5 +1,7 @@
 """Rollcall: sign-in, then a menu with only the pages the user's role may open."""
 
+import logging
+
 import streamlit as st
 
 from pages._ui import current_user, get_app, public_view, sign_out
@@ -53,4 +55,14 @@ if user is not None:
 
 if flash := st.session_state.pop("flash", None):
     st.toast(flash)
-nav.run()
+if link is None:
+    nav.run()
+else:
+    try:  # a screen link is shown to a room: a failure is logged, never drawn as a traceback
+        nav.run()
+    except Exception:
+        from pages._ceremony_ui import try_again_soon
+
+        logging.getLogger("rollcall.screens").exception("the %s link failed", link[0])
+        st.caption("This screen will be back in a moment.")
+        try_again_soon()

@@ -1,10 +1,16 @@
 """Attendance and ceremony statistics: SQL on the DuckDB read model, returning DataFrames (pages only draw).
 
-Absence is not a row. For a set of sessions that have started (starts_at <= now()):
+Absence is not a row. Rates and absences count only sessions that are over — ended by staff, or their window
+closed (the `ended` state of core/session_rules.py): a session still open, or not begun, has absences still to
+come, so it is left out of both sides. For that set of sessions:
 
 * expected = Σ over sessions of the number of members of the session's class (after the department filter),
 * attended = attendance rows with status present or late,
 * absent   = expected − attended (never below zero).
+
+Distributions of what did happen (arrivals, lateness, recognition scores, people who came) count every check-in
+of a started session. Listings (a person's history, the export) show an open session's records, and an absence
+only once the session is over.
 
 Every attendance statistic is aggregated in SQL. Expected counts never materialise the sessions × members
 product: they multiply per-session counts by per-class member counts.
@@ -29,6 +35,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from core.db import Database
+from core.names import sort_sql
+from core.session_rules import STATE_SQL
 
 GRAINS = ("day", "week", "month", "quarter", "year")
 SAMPLE_ROWS = 200_000  # distributions (lateness, scores) above this many rows are drawn from a reservoir sample
@@ -66,16 +74,22 @@ def _in(column: str, values: tuple[str, ...], params: list[Any]) -> str:
     return f" AND {column} IN ({', '.join('?' * len(values))})"
 
 
-def _sessions_cte(db: Database, f: Filters, params: list[Any]) -> str:
-    """`fs`: the sessions in the filter that have started, with their class name.
+_ENDED = f"(({STATE_SQL}) = 'ended')"  # over: ended by staff or its window closed (core.session_rules)
+
+
+def _sessions_cte(db: Database, f: Filters, params: list[Any], *, ended_only: bool = True) -> str:
+    """`fs`: the sessions in the filter that are over (ended_only) or have started, with their class name and
+    whether they are over (`ended`).
 
     Local-time buckets (periods) are computed on this small side of the join, never per attendance row:
     time-zone conversion per row is what makes a query slow at 10 M rows."""
     lo, hi = _bounds(db, f)
     params.extend([lo, hi])
-    sql = ("fs AS (SELECT s.session_id, s.session_no, s.class_id, s.starts_at, c.name AS class_name "
-           "FROM sessions s JOIN classes c USING (class_id) "
+    sql = (f"fs AS (SELECT s.session_id, s.session_no, s.class_id, s.starts_at, c.name AS class_name, "
+           f"{_ENDED} AS ended FROM sessions s JOIN classes c USING (class_id) "
            "WHERE s.starts_at >= ? AND s.starts_at < ? AND s.starts_at <= now()")
+    if ended_only:
+        sql += f" AND {_ENDED}"
     sql += _in("s.class_id", f.class_ids, params)
     if f.session_id is not None:
         sql += " AND s.session_id = ?"
@@ -92,12 +106,21 @@ def _members_cte(f: Filters, params: list[Any]) -> str:
     return sql
 
 
-def _att_filter(db: Database, f: Filters, params: list[Any], *, departments: bool = True) -> str:
+def _att_filter(db: Database, f: Filters, params: list[Any], *, departments: bool = True,
+                ended_only: bool = True) -> str:
     """A condition on attendance `a` for the filter, on the row's own copy of its session's start and class
-    (no join: the cost at 10 M rows is the join). departments=False: the caller filters people itself."""
+    (no join: the cost at 10 M rows is the join). departments=False: the caller filters people itself.
+    ended_only: rows of sessions still running are left out (few sessions: their keys are listed)."""
     lo, hi = _bounds(db, f)
     params.extend([lo, hi])
     sql = "a.starts_at >= ? AND a.starts_at < ? AND a.starts_at <= now()" + _in("a.class_id", f.class_ids, params)
+    if ended_only:
+        running = db.query(f"SELECT s.session_no FROM sessions s WHERE s.starts_at >= ? AND s.starts_at < ? "
+                           f"AND s.starts_at <= now() AND NOT {_ENDED}", [lo, hi])["session_no"]
+        running = [int(n) for n in running.dropna()]
+        if running:
+            sql += f" AND NOT coalesce(a.session_no IN ({', '.join('?' * len(running))}), false)"
+            params.extend(running)
     if f.session_id is not None:
         sql += " AND a.session_id = ?"
         params.append(f.session_id)
@@ -110,8 +133,8 @@ def _att_filter(db: Database, f: Filters, params: list[Any], *, departments: boo
     return sql
 
 
-def _with(db: Database, f: Filters, params: list[Any], *, members: bool = False) -> str:
-    parts = [_sessions_cte(db, f, params)]
+def _with(db: Database, f: Filters, params: list[Any], *, members: bool = False, ended_only: bool = True) -> str:
+    parts = [_sessions_cte(db, f, params, ended_only=ended_only)]
     if members:
         parts.append(_members_cte(f, params))
     return "WITH " + ", ".join(parts) + " "
@@ -129,7 +152,7 @@ def _rate(num: Any, den: Any) -> float | None:
 
 def kpis(db: Database, f: Filters) -> dict:
     """Headline figures: attendance_rate (0..1 or None), late_rate (late / attended), absent_count,
-    unique_people (distinct attendees), unknown_faces (in the period), sessions (started, in the filter)."""
+    unique_people (distinct attendees), unknown_faces (in the period), sessions (over, in the filter)."""
     params: list[Any] = []
     sql = _with(db, f, params, members=True) + """,
         exp AS (SELECT count(*) AS sessions, coalesce(sum(fm.members), 0) AS expected
@@ -181,14 +204,15 @@ def arrivals_heatmap(db: Database, f: Filters) -> pd.DataFrame:
     # Local time = UTC + the session's UTC offset (a check-in is within hours of its session's start). Rows are
     # first counted per session start and UTC quarter hour (UTC offsets are whole quarter hours), so the
     # time-zone lookup runs per group, not per row.
-    sql = """
+    sql = ("""
         WITH q AS (SELECT a.starts_at, CAST(epoch(a.checked_at) AS BIGINT) // 900 AS q, count(*) AS n
-                   FROM attendance a WHERE """ + _att_filter(db, f, params) + f" AND {_ATTENDED} GROUP BY 1, 2)," + """
+                   FROM attendance a WHERE """ + _att_filter(db, f, params, ended_only=False)
+           + f" AND {_ATTENDED} GROUP BY 1, 2)," + """
         loc AS (SELECT q * 900 + CAST(date_part('timezone', starts_at) AS BIGINT) AS t, n FROM q)
         SELECT CAST((t // 86400 + 3) % 7 AS INTEGER) AS weekday, CAST(t % 86400 // 3600 AS INTEGER) AS hour,
                CAST(sum(n) AS BIGINT) AS arrivals
         FROM loc GROUP BY ALL ORDER BY weekday, hour
-    """
+    """)
     return db.query(sql, params)
 
 
@@ -199,7 +223,7 @@ def lateness(db: Database, f: Filters, sample: int | None = SAMPLE_ROWS) -> pd.D
     """
     params: list[Any] = []
     inner = ("SELECT epoch(a.checked_at - a.starts_at) / 60.0 AS minutes_after_start, a.status FROM attendance a "
-             "WHERE " + _att_filter(db, f, params) + f" AND {_ATTENDED}{{sample}}")
+             "WHERE " + _att_filter(db, f, params, ended_only=False) + f" AND {_ATTENDED}{{sample}}")
     return _sampled(db, inner, params, sample)
 
 
@@ -259,8 +283,8 @@ def people_summary(db: Database, f: Filters) -> pd.DataFrame:
         SELECT p.student_id, p.name, p.department, CAST(coalesce(exp.expected, 0) AS BIGINT) AS expected,
                CAST(coalesce(att.present, 0) AS BIGINT) AS present, CAST(coalesce(att.late, 0) AS BIGINT) AS late
         FROM exp FULL JOIN att USING (student_id) JOIN people p USING (student_id)
-        WHERE true""" + _in("p.department", f.departments, params) + """
-        ORDER BY p.student_id
+        WHERE true""" + _in("p.department", f.departments, params) + f"""
+        ORDER BY {sort_sql("p.name")}, p.student_id
     """
     df = db.query(sql, params)
     attended = df["present"] + df["late"]
@@ -270,11 +294,13 @@ def people_summary(db: Database, f: Filters) -> pd.DataFrame:
 
 
 def person_history(db: Database, f: Filters, student_id: str) -> pd.DataFrame:
-    """starts_at, class_name, status (present / late / absent / excused …), checked_at, minutes_after_start —
-    every started session of the person's classes in the filter, newest first; no record = absent."""
+    """starts_at, class_name, status (present / late / absent / excused …, or "not yet"), checked_at,
+    minutes_after_start — every started session of the person's classes in the filter, newest first; no record is
+    absent once the session is over, "not yet" while it runs (as on the session's roster)."""
     params: list[Any] = []
-    sql = _with(db, f, params) + """
-        SELECT fs.starts_at, fs.class_name, fs.session_id, coalesce(a.status, 'absent') AS status, a.checked_at,
+    sql = _with(db, f, params, ended_only=False) + """
+        SELECT fs.starts_at, fs.class_name, fs.session_id,
+               coalesce(a.status, CASE WHEN fs.ended THEN 'absent' ELSE 'not yet' END) AS status, a.checked_at,
                epoch(a.checked_at - fs.starts_at) / 60.0 AS minutes_after_start, a.method, a.score
         FROM fs JOIN class_members m ON m.class_id = fs.class_id AND m.student_id = ?
         LEFT JOIN attendance a ON a.session_id = fs.session_id AND a.student_id = m.student_id
@@ -291,7 +317,7 @@ def people_counted(db: Database, f: Filters, grain: str = "day") -> pd.DataFrame
     # statistics: 2.5 kB at 20,000 people), OR-ed per period, then its set bits counted. The local period is
     # computed per start instant, not per row, so it is right across daylight-saving changes at no cost.
     sql = ("WITH per_start AS (SELECT a.starts_at, bitstring_agg(a.person_no) AS people FROM attendance a "
-           "WHERE " + _att_filter(db, f, params) + f" AND {_ATTENDED} GROUP BY 1) "
+           "WHERE " + _att_filter(db, f, params, ended_only=False) + f" AND {_ATTENDED} GROUP BY 1) "
            "SELECT CAST(date_trunc(?, starts_at) AS DATE) AS period, bit_count(bit_or(people)) AS unique_people "
            "FROM per_start GROUP BY 1 ORDER BY 1")
     return db.query(sql, [*params, _grain(grain)])
@@ -300,7 +326,7 @@ def people_counted(db: Database, f: Filters, grain: str = "day") -> pd.DataFrame
 def recognition_scores(db: Database, f: Filters, sample: int | None = SAMPLE_ROWS) -> pd.DataFrame:
     """score, method: attendance rows with a recognition score (deterministic sample above `sample` rows)."""
     params: list[Any] = []
-    inner = ("SELECT a.score, a.method FROM attendance a WHERE " + _att_filter(db, f, params)
+    inner = ("SELECT a.score, a.method FROM attendance a WHERE " + _att_filter(db, f, params, ended_only=False)
              + " AND a.score IS NOT NULL{sample}")
     return _sampled(db, inner, params, sample)
 
@@ -317,25 +343,27 @@ def attendance_rows(db: Database, f: Filters, chunk_rows: int = 50_000, *,
     """The detail table for exports, streamed in DataFrames of at most `chunk_rows` rows:
     session_id, class_name, starts_at, student_id, name, department, status, checked_at, method, score.
 
-    With include_absent, members without a record appear with status 'absent' (and no check-in)."""
+    Every started session's records; with include_absent, members without a record of a session that is over
+    appear with status 'absent' (and no check-in). People in a session in name order (core.names)."""
     params: list[Any] = []
     if include_absent:
-        sql = _with(db, f, params) + """
+        sql = _with(db, f, params, ended_only=False) + """
             SELECT fs.session_id, fs.class_name, fs.starts_at, p.student_id, p.name, p.department,
                    coalesce(a.status, 'absent') AS status, a.checked_at, a.method, a.score
             FROM fs JOIN class_members m USING (class_id) JOIN people p ON p.student_id = m.student_id
             LEFT JOIN attendance a ON a.session_id = fs.session_id AND a.student_id = m.student_id
-            WHERE true {dept}
-            ORDER BY fs.starts_at, fs.session_id, p.student_id
+            WHERE (a.status IS NOT NULL OR fs.ended) {dept}
+            ORDER BY fs.starts_at, fs.session_id, {name}, p.student_id
         """
     else:
-        sql = _with(db, f, params) + """
+        sql = _with(db, f, params, ended_only=False) + """
             SELECT fs.session_id, fs.class_name, fs.starts_at, a.student_id, p.name, p.department,
                    a.status, a.checked_at, a.method, a.score
             FROM attendance a JOIN fs USING (session_id) LEFT JOIN people p ON p.student_id = a.student_id
             WHERE true {dept}
-            ORDER BY fs.starts_at, fs.session_id, a.student_id
+            ORDER BY fs.starts_at, fs.session_id, {name}, a.student_id
         """
+    sql = sql.replace("{name}", sort_sql("p.name"))
     dept = _in("p.department", f.departments, params)
     with db.reading() as cur:
         reader = cur.sql(sql.replace("{dept}", dept), params=params).to_arrow_reader(chunk_rows)
@@ -390,7 +418,7 @@ def _between(db: Database, ceremony_id: str, start: str, end: str) -> pd.DataFra
     # `start` and `end` are fixed column names from the two callers below, never user input.
     return db.query(
         f"""
-        SELECT e.student_id, p.name, epoch(e.{end} - e.{start}) AS seconds
+        SELECT e.student_id, coalesce(p.name, e.student_id) AS name, epoch(e.{end} - e.{start}) AS seconds
         FROM ceremony_entries e LEFT JOIN people p USING (student_id)
         WHERE e.ceremony_id = ? AND e.{start} IS NOT NULL AND e.{end} IS NOT NULL
         ORDER BY e.order_no
@@ -424,10 +452,12 @@ def no_show_by_department(db: Database, ceremony_id: str) -> pd.DataFrame:
 
 
 def ceremony_timeline(db: Database, ceremony_id: str) -> pd.DataFrame:
-    """student_id, name, department, order_no, status, called_at, on_stage_at, received_at — in order."""
+    """student_id, name, department, order_no, status, called_at, on_stage_at, received_at — in order (a graduate
+    with no name, e.g. erased, by their id)."""
     return db.query(
         """
-        SELECT e.student_id, p.name, p.department, e.order_no, e.status, e.called_at, e.on_stage_at, e.received_at
+        SELECT e.student_id, coalesce(p.name, e.student_id) AS name, p.department, e.order_no, e.status, e.called_at,
+               e.on_stage_at, e.received_at
         FROM ceremony_entries e LEFT JOIN people p USING (student_id)
         WHERE e.ceremony_id = ? ORDER BY e.order_no
         """,

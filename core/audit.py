@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import json
+from datetime import date, datetime, timedelta, tzinfo
 
 import pandas as pd
 
@@ -39,4 +40,39 @@ def search(app: Rollcall, *, start: date, end: date, action: str | None = None, 
         params,
     )
     rows["action"] = rows["action"].map(describe)
+    rows["detail"] = rows["detail"].map(lambda d: detail_text(d, tz))
     return rows
+
+
+def detail_text(detail, tz: tzinfo, limit: int = 300) -> str:
+    """An event's fields as a short line: `starts at: 2026-03-02 09:00:00 · status: excused` — epoch-ms fields
+    (`…_ms`) as local date-times, nested fields by their own names, empty ones left out. Text that is not a
+    field list (a roster import, a purge, rows written before this format) is shown as it is."""
+    if detail is None or pd.isna(detail):
+        return ""
+    try:
+        fields = json.loads(detail) if detail.startswith("{") else None
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict):
+        return detail
+    parts = [f"{name}: {value}" for name, value in _flat(fields, tz)]
+    text = " · ".join(parts)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _flat(fields: dict, tz: tzinfo):
+    for key, value in fields.items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        if isinstance(value, dict):
+            yield from _flat(value, tz)
+            continue
+        name = key.removesuffix("_ms").replace("_", " ")
+        if key.endswith("_ms") and isinstance(value, int | float) and not isinstance(value, bool):
+            value = datetime.fromtimestamp(value / 1000, tz).strftime("%Y-%m-%d %H:%M:%S")
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        yield name, value

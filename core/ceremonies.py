@@ -16,13 +16,14 @@ from core import ceremony
 from core.config import Settings
 from core.eventlog import Event, now_ms
 from core.keys import load_master_key
+from core.names import sort_sql
 from core.services import Rollcall
 from core.workers import Poller
 
 ORDERS = {"roster": "Roster order, then department, then name", "department": "Department, then name",
           "name": "Name (Thai dictionary order)"}
-_ORDER_SQL = {"roster": "ceremony_order NULLS LAST, department COLLATE th NULLS LAST, name COLLATE th",
-              "department": "department COLLATE th NULLS LAST, name COLLATE th", "name": "name COLLATE th"}
+_ORDER_SQL = {"roster": f"ceremony_order NULLS LAST, department COLLATE th NULLS LAST, {sort_sql('name')}",
+              "department": f"department COLLATE th NULLS LAST, {sort_sql('name')}", "name": sort_sql("name")}
 
 
 def create(app: Rollcall, actor: str, *, name: str, on_date: date, venue: str = "", absent_timeout_min: float = 5,
@@ -80,10 +81,14 @@ def info(app: Rollcall, ceremony_id: str) -> dict:
 
 
 def board(app: Rollcall, ceremony_id: str) -> pd.DataFrame:
-    """Every graduate with name and status, in calling order (for the board, console and announcer)."""
+    """Every graduate with name and status, in calling order (for the board, console and announcer). Every text
+    column is a string: a graduate with no name (erased: their id is then a pseudonym, `erased-…`; or no longer on
+    the roster) is shown by their id, other missing texts are empty."""
     return app.db.query(
         """
-        SELECT e.order_no, e.student_id, p.name, p.name_en, p.department, p.pronunciation, e.status, e.call_no,
+        SELECT e.order_no, e.student_id, coalesce(nullif(trim(p.name), ''), e.student_id) AS name,
+               coalesce(p.name_en, '') AS name_en, coalesce(p.department, '') AS department,
+               coalesce(p.pronunciation, '') AS pronunciation, e.status, e.call_no,
                e.queue_pos,
                e.called_at, e.on_stage_at, e.received_at
         FROM ceremony_entries e LEFT JOIN people p USING (student_id)

@@ -89,6 +89,13 @@ class Ceremony:
         called = [e for e in self.entries.values() if e.call_no]
         return max(called, key=lambda e: e.call_no) if called else None
 
+    def up_next(self, n: int = 2) -> list[Entry]:
+        """Who comes after the graduate the room is looking at (`current`): the rest of the line in the order it
+        moves — on stage, then waiting in call order — then the pending queue in calling order."""
+        current = self.current()
+        ahead = [*self.line("on_stage"), *self.line("waiting"), *self.queue()]
+        return [e for e in ahead if e is not current][:max(n, 0)]
+
     def counts(self) -> dict[str, int]:
         return {status: len(self._by_status.get(status, {})) for status in STATUSES}
 

@@ -116,7 +116,7 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
     if preview.errors:
         for err in preview.errors:
             print(f"{path.name}: {err}", file=sys.stderr)
-        return _fail(f"nothing imported: {len(preview.errors)} row error(s)", 2)
+        return _fail(f"nothing imported: {len(preview.errors)} error(s) in {preview.error_rows} row(s)", 2)
     try:
         with opened() as app:
             summary = people.preview_summary(app, preview)

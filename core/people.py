@@ -6,6 +6,7 @@ import pandas as pd
 
 from core import roster
 from core.eventlog import Event
+from core.names import sort_sql
 from core.projections import PERSON_FIELDS
 from core.roster import RosterPreview
 from core.services import Rollcall
@@ -16,7 +17,8 @@ class PersonError(ValueError):
 
 
 def search(app: Rollcall, text: str = "", limit: int = 500) -> pd.DataFrame:
-    """Match Thai or English name, id, department, guardian, phone or e-mail; Thai dictionary order."""
+    """Match Thai or English name, id, department, guardian, phone or e-mail; Thai dictionary order of the name
+    without its title (core.names)."""
     where, params = "", []
     if text.strip():
         like = f"%{text.strip().lower()}%"
@@ -26,7 +28,7 @@ def search(app: Rollcall, text: str = "", limit: int = 500) -> pd.DataFrame:
         params = [like] * 7
     return app.db.query(
         "SELECT student_id, name, name_en, department, guardian_name, phone, email, ceremony_order, photo_count "
-        f"FROM people {where} ORDER BY name COLLATE th, student_id LIMIT {int(limit)}",
+        f"FROM people {where} ORDER BY {sort_sql('name')}, student_id LIMIT {int(limit)}",
         params,
     )
 
@@ -51,13 +53,13 @@ def preview_summary(app: Rollcall, preview: RosterPreview) -> dict[str, int]:
     """How many rows would add a person and how many would update one (re-import never duplicates)."""
     known = existing_ids(app, [r.student_id for r in preview.rows])
     return {"new": sum(r.student_id not in known for r in preview.rows), "updated": len(known),
-            "errors": len(preview.errors)}
+            "errors": preview.error_rows}
 
 
 def commit_import(app: Rollcall, preview: RosterPreview, actor: str) -> int:
     """All or nothing: refused while any row has an error; otherwise one event carries every row."""
     if preview.errors:
-        raise PersonError(f"{len(preview.errors)} row(s) have errors; fix the file and upload it again.")
+        raise PersonError(f"{preview.error_rows} row(s) have errors; fix the file and upload it again.")
     if not preview.rows:
         raise PersonError("The file has no rows to import.")
     app.submit(*roster_events(preview, actor))

@@ -866,16 +866,20 @@ def _detail(e: Event) -> str:
         return f"{len(p['rows'])} rows from {p.get('file_name')} ({p.get('encoding')}{part})"
     if e.kind == "retention.purged":
         return ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in p.get("counts", {}).items())
+    # The fields as JSON (core.audit.detail_text words them, times in the local zone when shown).
     shown = {k: _shown(v) for k, v in p.items() if k not in _SECRET_KEYS and k != "reason"}
-    text = ", ".join(f"{k}={v}" for k, v in shown.items())
-    return text[:500]
+    return json.dumps(shown, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _shown(value: Any) -> Any:
     # Nested secrets too (a check-in's evidence carries its encrypted face crop): the audit trail never shows them,
-    # and redacting one from the log leaves the audit row as it was.
+    # and redacting one from the log leaves the audit row as it was. Long lists are counted, long texts cut.
     if isinstance(value, dict):
         return {k: _shown(v) for k, v in value.items() if k not in _SECRET_KEYS}
+    if isinstance(value, list | tuple):
+        return [_shown(v) for v in value] if len(value) <= 5 else f"{len(value)} items"
+    if isinstance(value, str) and len(value) > 200:
+        return value[:199] + "…"
     return value
 
 

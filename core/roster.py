@@ -76,6 +76,11 @@ class RosterPreview:
     def ok(self) -> bool:
         return not self.errors and bool(self.rows)
 
+    @property
+    def error_rows(self) -> int:
+        """How many rows of the file have at least one error (a row can have several)."""
+        return len({e.line for e in self.errors})
+
 
 # --------------------------------------------------------------------------------------------------
 # Text clean-up and mojibake repair

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 
 from core.eventlog import Event
+from core.names import sort_sql
 from core.services import Rollcall
 from core.session_rules import STATES, session_state  # noqa: F401 - STATES: re-exported
 
@@ -74,14 +75,14 @@ def get_class(app: Rollcall, class_id: str) -> dict | None:
 def class_members(app: Rollcall, class_id: str) -> pd.DataFrame:
     return app.db.query(
         "SELECT p.student_id, p.name, p.name_en, p.department FROM class_members m JOIN people p USING (student_id) "
-        "WHERE m.class_id = ? ORDER BY p.name COLLATE th, p.student_id",
+        f"WHERE m.class_id = ? ORDER BY {sort_sql('p.name')}, p.student_id",
         [class_id],
     )
 
 
 def people_choices(app: Rollcall) -> pd.DataFrame:
     """Everyone who can be put in a class (for a picker)."""
-    return app.db.query("SELECT student_id, name, name_en FROM people ORDER BY name COLLATE th, student_id")
+    return app.db.query(f"SELECT student_id, name, name_en FROM people ORDER BY {sort_sql('name')}, student_id")
 
 
 def parse_ids(text: str) -> list[str]:
@@ -323,8 +324,8 @@ def session_roster(app: Rollcall, session_id: str, *, now: datetime | None = Non
         FROM who w LEFT JOIN people p USING (student_id)
         LEFT JOIN class_members m ON m.class_id = $class AND m.student_id = w.student_id
         LEFT JOIN attendance a ON a.session_id = $session AND a.student_id = w.student_id
-        ORDER BY p.name COLLATE th NULLS LAST, w.student_id
-        """,
+        ORDER BY p.name IS NULL, {order}, w.student_id
+        """.replace("{order}", sort_sql("p.name")),
         {"class": session["class_id"], "session": session_id},
     )
     missing = "absent" if session_state(session, now) == "ended" else "not yet"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import html
+import logging
+from collections.abc import Callable
 from datetime import datetime
 
 import pandas as pd
@@ -13,18 +16,55 @@ from core.ceremony import COLOURS, LABELS
 
 LIVE_REFRESH_SECONDS = 0.5  # with the fold-on-read in each view: a beam shows within about half a second
 TEXT_ON = {"waiting": "#1f2937", "pending": "#374151", "skipped": "#111827"}
+log = logging.getLogger("rollcall.screens")
+CEREMONY_STATUS = {"planned": "Planned (not started)", "running": "Running", "ended": "Ended"}
+
+
+def screen_safe(message: str) -> Callable:
+    """For what a big screen draws (a read-only link shows it to a room, a hall or a broadcast): a failure is
+    logged and the screen shows `message` (or nothing), never a traceback; the next refresh tries again.
+    st.stop and st.rerun still pass (they are not Exceptions)."""
+    def wrap(draw: Callable) -> Callable:
+        @functools.wraps(draw)
+        def run(*args, **kwargs):
+            try:
+                return draw(*args, **kwargs)
+            except Exception:
+                log.exception("a big-screen view failed; it is drawn again at the next refresh")
+                if message:
+                    st.caption(message)
+        return run
+    return wrap
+
+
+def try_again_soon(seconds: float = 5.0) -> None:
+    """After a screen link failed outside its live fragment: run the whole app again in a few seconds (a wall
+    screen has nobody to press F5)."""
+    @st.fragment(run_every=seconds)
+    def again() -> None:
+        if st.session_state.pop("screen_retry_armed", False):
+            st.rerun(scope="app")
+        st.session_state["screen_retry_armed"] = True
+
+    again()
 
 
 def pick_ceremony(app, fixed: str | None, key: str) -> str | None:
-    """The ceremony from a link, or a choice among all (the running one first)."""
+    """The ceremony from a link, or a choice among all (the running one first). Its status is shown beside the
+    choice, not in the option's label: a browser keeps showing a label as it was first drawn ("planned" after
+    Start)."""
     if fixed:
         return fixed
     listing = ceremonies.listing(app)
     if listing.empty:
         st.info("No ceremony yet. Create one on the Ceremony console.")
         return None
-    labels = {r.ceremony_id: f"{r.name} · {r.on_date:%Y-%m-%d} · {r.status}" for r in listing.itertuples()}
-    return st.selectbox("Ceremony", list(labels), format_func=labels.get, key=key)
+    labels = {r.ceremony_id: f"{r.name} · {r.on_date:%Y-%m-%d}" for r in listing.itertuples()}
+    chosen = st.selectbox("Ceremony", list(labels), format_func=labels.get, key=key)
+    if chosen is not None:
+        status = listing.set_index("ceremony_id").loc[chosen, "status"]
+        st.caption(f"Status: {CEREMONY_STATUS.get(status, status)}")
+    return chosen
 
 
 def status_chip(status: str) -> str:
@@ -53,7 +93,7 @@ def tiles(board: pd.DataFrame, eta_ms: dict[str, int], tz) -> str:
         eta = eta_ms.get(r.student_id)
         eta_text = f"<div style='font-size:0.75rem'>ETA {datetime.fromtimestamp(eta / 1000, tz):%H:%M}</div>" \
             if eta and r.status == "waiting" else ""
-        name = html.escape(r.name or r.student_id)
+        name = html.escape(r.name)  # a string: a missing name is the id (core.ceremonies.board)
         cells.append(
             f"<div class='rc-tile' data-student='{html.escape(r.student_id)}' data-status='{r.status}' "
             f"style='background:{colour};color:{ink};border-radius:10px;padding:8px 10px;min-height:64px'>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from datetime import UTC, datetime
@@ -50,6 +51,19 @@ def plain(text) -> str:
     typed, never as a link, an image, a colour, maths or formatting (`![x](http://…)` in a roster would otherwise
     make every viewer's browser fetch that address)."""
     return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def keyed(base: str, *inputs) -> str:
+    """A widget key that changes with what the widget shows: a table keyed by its search (or filters) starts with
+    nothing selected when they change — the old selection's row 1 would be someone else in the new results."""
+    text = "\x1f".join(str(i).strip() for i in inputs)
+    return f"{base}-{hashlib.sha1(text.encode()).hexdigest()[:12]}" if text.strip("\x1f") else base
+
+
+def grid(data, **kwargs):
+    """st.dataframe for every table of the app: a missing value is an empty cell, not the word "None"."""
+    kwargs.setdefault("placeholder", "")
+    return st.dataframe(data, **kwargs)
 
 
 def get_app() -> Rollcall:

@@ -3,7 +3,7 @@ import html
 import streamlit as st
 
 from core import ceremonies
-from pages._ceremony_ui import LIVE_REFRESH_SECONDS, pick_ceremony
+from pages._ceremony_ui import LIVE_REFRESH_SECONDS, pick_ceremony, screen_safe
 from pages._ui import get_app, guard_fragment, require_view
 
 fixed = require_view("announcer")
@@ -36,6 +36,7 @@ header, footer, [data-testid="stToolbar"], [data-testid="stDecoration"] {{displa
 
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
+@screen_safe("")  # a chroma-keyed band or a wall screen: nothing rather than an error
 def live() -> None:
     if fixed is None:  # signed in, not a link: still allowed?
         guard_fragment("announcer")
@@ -43,18 +44,18 @@ def live() -> None:
     state = ceremonies.load(app, ceremony_id)
     board = ceremonies.board(app, ceremony_id).set_index("student_id")
     current = state.current()
-    upcoming = state.queue()[:2]
+    upcoming = state.up_next(2)  # the rest of the line (called and waiting), then the queue
 
     def names(student_id: str) -> tuple[str, str]:
-        row = board.loc[student_id]
-        return html.escape(row["name"] or student_id), html.escape(row["name_en"] or "")
+        row = board.loc[student_id]  # every text is a string (a missing name is the id: core.ceremonies.board)
+        return html.escape(row["name"]), html.escape(row["name_en"])
 
     if current is None:
         now_html = "<div class='rc-now'>&nbsp;</div><div class='rc-en'>Waiting for the first name</div>"
     else:
         th, en = names(current.student_id)
-        dept = html.escape(board.loc[current.student_id, "department"] or "")
-        say = html.escape(board.loc[current.student_id, "pronunciation"] or "")
+        dept = html.escape(board.loc[current.student_id, "department"])
+        say = html.escape(board.loc[current.student_id, "pronunciation"])
         now_html = (f"<div class='rc-now' data-student='{html.escape(current.student_id)}'>{th}</div>"
                     f"<div class='rc-en'>{en}{' · ' + dept if dept else ''}</div>"
                     + (f"<div class='rc-say'>🗣 {say}</div>" if say and mode != "lower-third" else ""))

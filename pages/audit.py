@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from core import audit
-from pages._ui import get_app, require
+from pages._ui import get_app, grid, require
 
 require("audit")
 app = get_app()
@@ -18,6 +18,6 @@ text = c3.text_input("Search who / on what / why")
 start, end = (period if isinstance(period, tuple) and len(period) == 2 else (today, today))
 rows = audit.search(app, start=start, end=end, action=None if action == "(all)" else action, text=text)
 st.caption(f"{len(rows)} entries")
-st.dataframe(rows, hide_index=True, width="stretch", column_config={
+grid(rows, hide_index=True, width="stretch", column_config={
     "at_time": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
     "actor": "Who", "action": "What", "target": "On", "detail": "Detail", "reason": "Why"})

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core import ceremonies
-from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, tiles
+from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, screen_safe, tiles
 from pages._ui import get_app, guard_fragment, plain, require_view
 
 fixed = require_view("board")
@@ -15,6 +15,7 @@ st.caption(f"{info['on_date']:%A %d %B %Y} · {plain(info['venue'] or '')} · li
 
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
+@screen_safe("The board will be back in a moment.")
 def live() -> None:
     if fixed is None:  # signed in, not a link: still allowed?
         guard_fragment("board")

@@ -6,7 +6,7 @@ from core import ceremonies
 from core.ceremony import LABELS, STATUSES, CeremonyError
 from core.qr import qr_png
 from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, status_chip
-from pages._ui import allowed_now, get_app, guard_fragment, plain, require
+from pages._ui import allowed_now, get_app, grid, guard_fragment, plain, require
 
 user = require("ceremony")
 app = get_app()
@@ -119,8 +119,8 @@ def console() -> None:
                             "reason": "marked absent at the console"})
         st.markdown("**Next in line**")
         nxt = board.loc[[e.student_id for e in queue[:10]], ["order_no", "name", "name_en", "department"]]
-        st.dataframe(nxt, width="stretch", hide_index=True,
-                     column_config={"order_no": "#", "name": "Name", "name_en": "English", "department": "Department"})
+        grid(nxt, width="stretch", hide_index=True,
+             column_config={"order_no": "#", "name": "Name", "name_en": "English", "department": "Department"})
     with right:
         if current is not None:
             st.image(qr_png(ceremonies.qr_text(app, ceremony_id, current.student_id)), width=220,
@@ -136,7 +136,7 @@ def console() -> None:
         flags = ceremonies.flags(app, ceremony_id, 5)
         if not flags.empty:
             st.markdown("**Flags**")
-            st.dataframe(flags, hide_index=True, width="stretch", column_config={
+            grid(flags, hide_index=True, width="stretch", column_config={
                 "at_time": st.column_config.DatetimeColumn("When", format="HH:mm:ss"), "kind": "What",
                 "detail": "Detail"})
 

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core import devices
-from pages._ui import get_app, require
+from pages._ui import get_app, grid, require
 
 user = require("devices")
 app = get_app()
@@ -19,7 +19,7 @@ table = devices.overview(app)
 if table.empty:
     st.info("No device yet. Register one below.")
 else:
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    grid(table, hide_index=True, width="stretch", column_config={
         "device_id": "Device", "label": "Where", "role": "Role", "enabled": "Enabled",
         "registered": st.column_config.DatetimeColumn("Registered", format="YYYY-MM-DD"),
         "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm:ss"),
@@ -64,7 +64,7 @@ recent = devices.recent_events(app, limit=100)
 if recent.empty:
     st.info("Nothing received yet.")
 else:
-    st.dataframe(recent, hide_index=True, width="stretch", column_config={
+    grid(recent, hide_index=True, width="stretch", column_config={
         "at_time": st.column_config.DatetimeColumn("When (device clock)", format="YYYY-MM-DD HH:mm:ss"),
         "device_id": "Device", "kind": "Event", "detail": "Detail",
         "received_at": st.column_config.DatetimeColumn("Received", format="HH:mm:ss")})

@@ -3,7 +3,7 @@ from datetime import datetime
 import streamlit as st
 
 from core import attendance, overview
-from pages._ui import get_app, require
+from pages._ui import get_app, grid, require
 
 user = require("home")
 app = get_app()
@@ -22,7 +22,7 @@ sessions = attendance.sessions_between(app, today, today)
 if sessions.empty:
     st.info("No sessions today.")
 else:
-    st.dataframe(
+    grid(
         sessions[["class_name", "starts_at", "ends_at", "state", "attended", "expected", "late"]],
         hide_index=True, width="stretch",
         column_config={
@@ -37,12 +37,12 @@ ceremonies = overview.ceremonies(app)
 if ceremonies.empty:
     st.info("No ceremony yet.")
 else:
-    st.dataframe(ceremonies, hide_index=True, width="stretch",
-                 column_config={"name": "Ceremony", "on_date": st.column_config.DateColumn("Date"), "venue": "Venue",
-                                "graduates": "Graduates", "received": "Received"})
+    grid(ceremonies, hide_index=True, width="stretch",
+         column_config={"name": "Ceremony", "on_date": st.column_config.DateColumn("Date"), "venue": "Venue",
+                        "graduates": "Graduates", "received": "Received"})
 
 if user.may_open("audit"):
     st.subheader("Recent activity")
-    st.dataframe(overview.recent_activity(app), hide_index=True, width="stretch",
-                 column_config={"at_time": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
-                                "actor": "Who", "action": "What", "target": "On", "reason": "Why"})
+    grid(overview.recent_activity(app), hide_index=True, width="stretch",
+         column_config={"at_time": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                        "actor": "Who", "action": "What", "target": "On", "reason": "Why"})

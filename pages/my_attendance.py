@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core import attendance, exports, people
-from pages._ui import get_app, plain, require
+from pages._ui import get_app, grid, plain, require
 
 user = require("my_attendance")
 app = get_app()
@@ -26,11 +26,11 @@ if counted.empty:
 else:
     rate = (counted["status"] != "absent").mean()
     st.progress(float(rate), text=f"Attendance rate {rate:.0%}")
-st.dataframe(history[["starts_at", "class_name", "status", "checked_at", "method"]], hide_index=True,
-             width="stretch",
-             column_config={"starts_at": st.column_config.DatetimeColumn("Session", format="YYYY-MM-DD HH:mm"),
-                            "class_name": "Class", "status": "Status",
-                            "checked_at": st.column_config.DatetimeColumn("Checked in", format="HH:mm"),
-                            "method": "How"})
+grid(history[["starts_at", "class_name", "status", "checked_at", "method"]], hide_index=True,
+     width="stretch",
+     column_config={"starts_at": st.column_config.DatetimeColumn("Session", format="YYYY-MM-DD HH:mm"),
+                    "class_name": "Class", "status": "Status",
+                    "checked_at": st.column_config.DatetimeColumn("Checked in", format="HH:mm"),
+                    "method": "How"})
 st.download_button("Download CSV", b"".join(exports.csv_stream([history])),
                    file_name=f"attendance-{person['student_id']}.csv", mime="text/csv")

@@ -4,7 +4,7 @@ import streamlit as st
 from core import ceremonies, people
 from core.qr import qr_png
 from core.roster import RosterFileError, parse_roster
-from pages._ui import get_app, plain, require
+from pages._ui import get_app, grid, keyed, plain, require
 
 user = require("people")
 app = get_app()
@@ -18,7 +18,7 @@ LABELS = {"student_id": "Student id", "name": "Name", "name_en": "Name (English)
 
 def show_verdicts(rows: list[dict]) -> None:
     """One line per photo: enrolled or refused, and why."""
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    grid(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def verdict_row(verdict, student_id: str | None = None) -> dict:
@@ -80,10 +80,10 @@ def face_section(person: dict) -> None:
         show_verdicts(rows)
     templates = faces.templates_of(sid)
     if not templates.empty:
-        st.dataframe(templates[["source", "model", "detector", "quality", "created_at"]], hide_index=True,
-                     width="stretch", column_config={
-                         "source": "Photo", "model": "Model", "detector": "Detector", "quality": "Quality",
-                         "created_at": st.column_config.DatetimeColumn("Enrolled", format="YYYY-MM-DD HH:mm")})
+        grid(templates[["source", "model", "detector", "quality", "created_at"]], hide_index=True,
+             width="stretch", column_config={
+                 "source": "Photo", "model": "Model", "detector": "Detector", "quality": "Quality",
+                 "created_at": st.column_config.DatetimeColumn("Enrolled", format="YYYY-MM-DD HH:mm")})
         if st.button("Remove all face templates", key=f"unenroll_{sid}"):
             faces.remove_templates(sid, user.username, reason="removed on the People page")
             st.rerun()
@@ -98,9 +98,9 @@ with find_tab:
                           key="people_search")
     found = people.search(app, query)
     st.caption(f"{len(found)} of {people.count(app)} people")
-    table = st.dataframe(found, hide_index=True, width="stretch", on_select="rerun",
-                         selection_mode="single-row", key="people_table",
-                         column_config={k: v for k, v in LABELS.items()})
+    table = grid(found, hide_index=True, width="stretch", on_select="rerun",
+                 selection_mode="single-row", key=keyed("people_table", query),
+                 column_config={k: v for k, v in LABELS.items()})
     picked = table.selection.rows if table and table.selection else []
     if picked:
         person = people.get(app, found.iloc[picked[0]]["student_id"])
@@ -182,11 +182,11 @@ with import_tab:
                 st.caption("Columns not used: " + ", ".join(preview.ignored_columns))
             if preview.errors:
                 st.error("Fix these rows and upload the file again; nothing has been imported.")
-                st.dataframe(pd.DataFrame([{"Row": e.line, "Column": LABELS.get(e.column, e.column),
-                                            "Problem": e.message} for e in preview.errors]),
-                             hide_index=True, width="stretch")
-            st.dataframe(pd.DataFrame([{"row": r.line, **r.as_payload()} for r in preview.rows]),
-                         hide_index=True, width="stretch", column_config={"row": "Row", **LABELS})
+                grid(pd.DataFrame([{"Row": e.line, "Column": LABELS.get(e.column, e.column),
+                                    "Problem": e.message} for e in preview.errors]),
+                     hide_index=True, width="stretch")
+            grid(pd.DataFrame([{"row": r.line, **r.as_payload()} for r in preview.rows]),
+                 hide_index=True, width="stretch", column_config={"row": "Row", **LABELS})
             if st.button(f"Import {len(preview.rows)} rows", type="primary", disabled=not preview.ok,
                          key="roster_commit"):
                 try:

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core import people, privacy
-from pages._ui import get_app, require
+from pages._ui import get_app, grid, require
 
 user = require("privacy")
 app = get_app()
@@ -20,7 +20,7 @@ with policy_tab:
         "person's face data is encrypted with a key of their own — revoking consent or erasing the person "
         "destroys that key, so every copy becomes unreadable. Expired data is removed automatically every "
         f"{settings.retention_check_minutes:g} minutes, and each removal is kept in the audit trail.")
-    st.dataframe(privacy.policy(settings), hide_index=True, width="stretch")
+    grid(privacy.policy(settings), hide_index=True, width="stretch")
     st.markdown(
         "**Your rights.** Anyone can ask to see what is stored about them, to withdraw consent (their face data "
         "is removed at once; attendance is then taken by other means), or to be erased. Ask the administrator in "
@@ -41,7 +41,7 @@ with consent_tab:
     status = c2.selectbox("Status", ["all", "in force", "revoked"], key="consent_status")
     register = privacy.consent_register(app, text, status)
     st.caption(f"{len(register)} consent(s)")
-    st.dataframe(register, hide_index=True, width="stretch", column_config={
+    grid(register, hide_index=True, width="stretch", column_config={
         "student_id": "Student id", "name": "Name", "name_en": "Name (English)", "status": "Status",
         "method": "How given", "purpose": "For", "recorded_by": "Recorded by",
         "recorded_at": st.column_config.DatetimeColumn("Recorded", format="YYYY-MM-DD HH:mm"),
@@ -66,8 +66,8 @@ with consent_tab:
             st.rerun()
 
 with retention_tab:
-    st.dataframe([{"Data": label, "Kept for": kept} for label, kept in privacy.retention_summary(settings)],
-                 hide_index=True, width="stretch")
+    grid([{"Data": label, "Kept for": kept} for label, kept in privacy.retention_summary(settings)],
+         hide_index=True, width="stretch")
     st.caption("Set in the settings (`ROLLCALL_RETENTION_*`; 0 keeps until erasure). Camera images are removed "
                "once the frame worker has looked at them; attendance goes by the session's start.")
     if st.button("Purge now", key="purge_go"):
@@ -77,7 +77,7 @@ with retention_tab:
         else:
             st.info("Nothing had expired.")
     st.subheader("Last purges")
-    st.dataframe(privacy.last_purges(app), hide_index=True, width="stretch", column_config={
+    grid(privacy.last_purges(app), hide_index=True, width="stretch", column_config={
         "at_time": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"), "actor": "By",
         "detail": "Removed"})
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import sessions
 from core.sessions import CORRECTION_STATUSES, LIVENESS, WEEKDAYS, SessionError
-from pages._ui import get_app, guard_fragment, plain, require
+from pages._ui import get_app, grid, guard_fragment, plain, require
 
 user = require("sessions")
 app = get_app()
@@ -101,12 +101,12 @@ def roster_view(sid: str, live: bool) -> None:
         cols[4].metric(STATUSES[missing], int(counts.get(missing, 0)))
         shown = roster.assign(status=roster["status"].map(STATUSES)).fillna(
             {"method": "", "corrected_by": "", "correction_reason": ""})
-        st.dataframe(shown[["name", "student_id", "status", "checked_at", "method", "score", "corrected_by",
-                            "correction_reason"]], hide_index=True, width="stretch", key=f"roster_{sid}",
-                     column_config={"name": "Name", "student_id": "Student id", "status": "Status",
-                                    "checked_at": st.column_config.DatetimeColumn("Checked in", format="HH:mm:ss"),
-                                    "method": "How", "score": st.column_config.NumberColumn("Score", format="%.2f"),
-                                    "corrected_by": "Corrected by", "correction_reason": "Why"})
+        grid(shown[["name", "student_id", "status", "checked_at", "method", "score", "corrected_by",
+                    "correction_reason"]], hide_index=True, width="stretch", key=f"roster_{sid}",
+             column_config={"name": "Name", "student_id": "Student id", "status": "Status",
+                            "checked_at": st.column_config.DatetimeColumn("Checked in", format="HH:mm:ss"),
+                            "method": "How", "score": st.column_config.NumberColumn("Score", format="%.2f"),
+                            "corrected_by": "Corrected by", "correction_reason": "Why"})
 
     table()
 
@@ -132,12 +132,12 @@ with today_tab:
         st.info("No sessions today. Create a class on the **Classes** tab, give it a schedule on the **Schedules** "
                 "tab, then press **Create sessions** there.")
     else:
-        st.dataframe(day.assign(state=day["state"].map(STATES))[
-                         ["class_name", "starts_at", "ends_at", "state", "present", "late", "expected"]],
-                     hide_index=True, width="stretch", column_config={
-                         "class_name": "Class", "starts_at": st.column_config.DatetimeColumn("Starts", format="HH:mm"),
-                         "ends_at": st.column_config.DatetimeColumn("Ends", format="HH:mm"), "state": "State",
-                         "present": "Present", "late": "Late", "expected": "Expected"})
+        grid(day.assign(state=day["state"].map(STATES))[
+                 ["class_name", "starts_at", "ends_at", "state", "present", "late", "expected"]],
+             hide_index=True, width="stretch", column_config={
+                 "class_name": "Class", "starts_at": st.column_config.DatetimeColumn("Starts", format="HH:mm"),
+                 "ends_at": st.column_config.DatetimeColumn("Ends", format="HH:mm"), "state": "State",
+                 "present": "Present", "late": "Late", "expected": "Expected"})
         ids, states = list(day["session_id"]), list(day["state"])
         default = next((states.index(s) for s in ("active", "open", "upcoming") if s in states), 0)
         labels = {r["session_id"]: f"{hhmm(r['starts_at'])}–{hhmm(r['ends_at'])} · {r['class_name']} "
@@ -169,7 +169,7 @@ with classes_tab:
     if classes.empty:
         st.info("No class yet. Create one below: an id, a name, and its members from the roster.")
     else:
-        st.dataframe(classes, hide_index=True, width="stretch", column_config={
+        grid(classes, hide_index=True, width="stretch", column_config={
             "class_id": "Class id", "name": "Name", "department": "Department", "teacher": "Teacher",
             "members": "Members", "schedules": "Schedules"})
     if pending := st.session_state.pop("class_pick_next", None):
@@ -212,7 +212,7 @@ with classes_tab:
         if members.empty:
             st.caption("Nobody yet: pick members above and save.")
         else:
-            st.dataframe(members, hide_index=True, width="stretch", column_config={
+            grid(members, hide_index=True, width="stretch", column_config={
                 "student_id": "Student id", "name": "Name", "name_en": "Name (English)", "department": "Department"})
 
 
@@ -249,12 +249,12 @@ with schedules_tab:
     if schedules.empty:
         st.info("No schedule yet. Add a weekly or dated one above.")
     else:
-        st.dataframe(schedules[["class_id", "class_name", "when", "start_time", "end_time", "late_after_min", "room"]],
-                     hide_index=True, width="stretch", column_config={
-                         "class_id": "Class id", "class_name": "Class", "when": "When",
-                         "start_time": st.column_config.TimeColumn("Starts", format="HH:mm"),
-                         "end_time": st.column_config.TimeColumn("Ends", format="HH:mm"),
-                         "late_after_min": "Late after (min)", "room": "Room"})
+        grid(schedules[["class_id", "class_name", "when", "start_time", "end_time", "late_after_min", "room"]],
+             hide_index=True, width="stretch", column_config={
+                 "class_id": "Class id", "class_name": "Class", "when": "When",
+                 "start_time": st.column_config.TimeColumn("Starts", format="HH:mm"),
+                 "end_time": st.column_config.TimeColumn("Ends", format="HH:mm"),
+                 "late_after_min": "Late after (min)", "room": "Room"})
         c1, c2 = st.columns([3, 1])
         gone = c1.selectbox("Remove a schedule", list(schedules["schedule_id"]), key="schedule_remove_pick",
                             label_visibility="collapsed")

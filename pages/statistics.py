@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import analytics, attendance, ceremonies, charts, exports, overview, people
-from pages._ui import get_app, require
+from pages._ui import get_app, grid, keyed, require
 
 user = require("statistics")
 app = get_app()
@@ -64,18 +64,18 @@ with attendance_tab:
 with people_tab:
     summary = analytics.people_summary(db, filters)
     st.caption("Pick a person to see their history.")
-    picked = st.dataframe(summary, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                          key="stats_people", column_config={
-                              "student_id": "Student id", "name": "Name", "department": "Department",
-                              "expected": "Sessions", "present": "Present", "late": "Late", "absent": "Absent",
-                              "rate": st.column_config.ProgressColumn("Rate", format="percent", min_value=0,
-                                                                      max_value=1)})
+    picked = grid(summary, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                  key=keyed("stats_people", filters), column_config={
+                      "student_id": "Student id", "name": "Name", "department": "Department",
+                      "expected": "Sessions", "present": "Present", "late": "Late", "absent": "Absent",
+                      "rate": st.column_config.ProgressColumn("Rate", format="percent", min_value=0,
+                                                              max_value=1)})
     rows = picked.selection.rows if picked and picked.selection else []
     if rows:
         person = summary.iloc[rows[0]]
         history = analytics.person_history(db, filters, person["student_id"])
         st.plotly_chart(charts.person_history(history, person["name"]), width="stretch")
-        st.dataframe(history, hide_index=True, width="stretch")
+        grid(history, hide_index=True, width="stretch")
 
 with ceremony_tab:
     listing = ceremonies.listing(app)

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core import auth
-from pages._ui import get_app, require
+from pages._ui import get_app, grid, require
 
 user = require("users")
 app = get_app()
@@ -14,7 +14,7 @@ if issued := st.session_state.pop("issued_password", None):
     st.code(password, language=None)
 
 users = auth.list_users(app)
-st.dataframe(users, hide_index=True, width="stretch", column_config={
+grid(users, hide_index=True, width="stretch", column_config={
     "username": "User", "display_name": "Name", "role": "Role", "student_id": "Student id",
     "enabled": "Enabled", "must_change": "Must change password", "failed_attempts": "Failed sign-ins",
     "locked_until": st.column_config.DatetimeColumn("Locked until", format="YYYY-MM-DD HH:mm"),

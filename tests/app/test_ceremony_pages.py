@@ -102,3 +102,114 @@ def test_each_ceremony_page_refuses_a_student(seeded):
         at = as_user(page, "stu").run()
         assert "You do not have access to this page." in texts(at, "error")
     _ = PAGES
+
+
+# --- issue #13 -------------------------------------------------------------------------------------
+
+DEMO = "grad-2026"
+
+
+def _link(app: Rollcall, view: str, ceremony_id: str = DEMO) -> AppTest:
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
+    at.query_params.update({"view": view, "ceremony": ceremony_id, "token": ceremonies.view_token(app, ceremony_id)})
+    return at
+
+
+def _html(at: AppTest) -> str:
+    return " ".join(h.proto.body for h in at.get("html"))
+
+
+def test_an_erased_graduate_shows_as_their_pseudonym(seeded):
+    """Erasing a called graduate crashed the board and the announcer (their name is missing: NaN)."""
+    from core.privacy import erase_person
+
+    app = Rollcall(seeded)
+    first = app.db.scalar("SELECT student_id FROM ceremony_entries WHERE ceremony_id = ? AND order_no = 1", [DEMO])
+    ceremonies.act(app, "op", DEMO, "ceremony.started")
+    ceremonies.call_next(app, "op", DEMO)
+    pseudonym = erase_person(app, first, "boss", "written request").pseudonym
+    assert pseudonym.startswith("erased-")
+    links = {view: _link(app, view) for view in ("board", "announcer")}
+    app.close()
+    for view, at in links.items():
+        at.run()
+        assert not at.exception, (view, at.exception)
+        assert f"data-student='{pseudonym}'" in _html(at), view
+    board = _html(links["board"])
+    assert f"data-status='waiting' style='background:#facc15;color:#1f2937;border-radius:10px;padding:8px 10px;" \
+           f"min-height:64px'><div style='font-size:0.75rem;opacity:0.8'>#1 · Waiting</div>" \
+           f"<div style='font-weight:600;line-height:1.25'>{pseudonym}</div>" in board
+    announcer = _html(links["announcer"])
+    assert f">{pseudonym}</div><div class='rc-en'></div>" in announcer
+    for page in (BOARD, ANNOUNCER, CONSOLE):  # signed in, the same
+        at = as_user(page, "op" if page == CONSOLE else "vi").run()
+        assert not at.exception, (page, at.exception)
+    assert f"## {pseudonym}" in texts(at, "markdown")  # the console: the graduate being called
+
+
+def test_a_graduate_with_no_name_shows_their_id(seeded):
+    app = Rollcall(seeded)
+    known = app.db.scalar("SELECT student_id FROM people ORDER BY student_id LIMIT 1")
+    app.submit(Event.new("ceremony.created", {
+        "ceremony_id": "nameless", "name": "Nameless", "on_date": "2026-03-01", "venue": "", "absent_timeout_min": 5,
+        "entries": [{"student_id": "6999001", "order_no": 1}, {"student_id": known, "order_no": 2}]}, actor="test"))
+    assert app.db.scalar("SELECT p.name FROM ceremony_entries e LEFT JOIN people p USING (student_id) "
+                         "WHERE e.student_id = '6999001'") is None
+    ceremonies.act(app, "op", "nameless", "ceremony.started")
+    ceremonies.call_next(app, "op", "nameless")
+    links = {view: _link(app, view, "nameless") for view in ("board", "announcer")}
+    app.close()
+    for view, at in links.items():
+        at.run()
+        assert not at.exception, (view, at.exception)
+    assert "<div style='font-weight:600;line-height:1.25'>6999001</div>" in _html(links["board"])
+    assert "data-student='6999001'>6999001</div>" in _html(links["announcer"])
+
+
+def test_a_screen_link_never_shows_a_traceback(seeded, monkeypatch):
+    app = Rollcall(seeded)
+    board, announcer, top = _link(app, "board"), _link(app, "announcer"), _link(app, "board")
+    app.close()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the read model is being swapped")
+
+    monkeypatch.setattr(ceremonies, "board", broken)  # inside the live view
+    board.run()
+    assert not board.exception and "The board will be back in a moment." in texts(board, "caption")
+    announcer.run()
+    assert not announcer.exception and "RuntimeError" not in _html(announcer)
+    monkeypatch.setattr(ceremonies, "info", broken)  # before it, at the top of the page
+    top.run()
+    assert not top.exception and "This screen will be back in a moment." in texts(top, "caption")
+
+
+def test_the_announcer_says_next_from_the_waiting_line(seeded):
+    """With #4 on stage and #5–#11 waiting it said 'Next: #12 · #13'."""
+    app = Rollcall(seeded)
+    ceremonies.act(app, "op", DEMO, "ceremony.started")
+    for _ in range(11):
+        ceremonies.call_next(app, "op", DEMO)
+    beams = [("beam.front", n) if n % 2 == 0 else ("beam.back", n) for n in range(7)]  # #1–#3 received, #4 on stage
+    app.submit(*[Event(id=f"stage-1:b:{n}", kind=kind, ts_ms=now_ms() + n, actor="stage-1", source="device",
+                       payload={"device_id": "stage-1"}) for kind, n in beams])
+    names = dict(ceremonies.board(app, DEMO)[["order_no", "name"]].values.tolist())
+    state = ceremonies.load(app, DEMO)
+    assert state.current().order_no == 4 and state.counts()["waiting"] == 7
+    link = _link(app, "announcer")
+    app.close()
+    link.run()
+    assert not link.exception, link.exception
+    body = _html(link)
+    assert f"Next: {names[5]} · {names[6]}" in body and names[12] not in body.split("rc-next")[-1]
+
+
+def test_the_console_picker_shows_the_status_beside_the_choice(seeded):
+    at = as_user(CONSOLE, "op").run()
+    picker = at.selectbox(key="console_ceremony")
+    assert "Status: Planned (not started)" in texts(at, "caption")
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    assert "Status: Running" in texts(at, "caption")
+    labels = at.selectbox(key="console_ceremony").options
+    assert labels == picker.options and not any(s in " ".join(labels) for s in ("planned", "running", "ended"))

@@ -8,6 +8,7 @@ import zipfile
 import cv2
 
 from core.services import Rollcall
+from pages._ui import keyed
 from tests.app.conftest import as_user, texts
 from tests.app.test_pages import PAGES
 
@@ -15,7 +16,7 @@ from tests.app.test_pages import PAGES
 def open_person(student_id: str):
     at = as_user(PAGES["people"], "op").run()
     at.text_input(key="people_search").input(student_id).run()
-    at.session_state["people_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.session_state[keyed("people_table", student_id)] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     return at.run()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core import auth
 from core.config import PROJECT_ROOT
 from core.services import Rollcall
+from pages._ui import keyed
 from tests.app.conftest import PASSWORDS, ROLES, as_user, texts
 
 
@@ -174,7 +176,7 @@ def test_edit_a_person_is_saved_and_audited(seeded):
     at.text_input(key="people_search").input("6501005").run()
     sid = at.dataframe[0].value.iloc[0]["student_id"]
     # Selecting a row is a browser event; set the selection state as the frontend would.
-    at.session_state["people_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.session_state[keyed("people_table", "6501005")] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     form_inputs = [t for t in at.text_input if t.label == "Phone"]
     assert form_inputs, "the edit form did not open"
@@ -184,6 +186,47 @@ def test_edit_a_person_is_saved_and_audited(seeded):
     app = Rollcall(seeded)
     assert app.db.scalar("SELECT phone FROM people WHERE student_id = ?", [sid]) == "0899990000"
     assert app.db.scalar("SELECT reason FROM audit WHERE action = 'person.upserted'") == "new number"
+
+
+def test_a_new_search_starts_with_no_row_selected(seeded):
+    """Issue #13: after searching another name, row 1 of the new results (someone else) opened for editing."""
+    at = as_user(PAGES["people"], "op").run()
+    at.text_input(key="people_search").input("6501005").run()
+    table = at.dataframe[0]
+    at.session_state[table.key] = {"selection": {"rows": [0], "columns": [], "cells": []}}  # as the browser does
+    at.run()
+    assert any(t.label == "Phone" for t in at.text_input) and "6501005" in at.caption[1].value
+    at.text_input(key="people_search").input("6501006").run()
+    assert not at.exception, at.exception
+    assert list(at.dataframe[0].value["student_id"]) == ["6501006"]
+    assert not any(t.label == "Phone" for t in at.text_input) and not at.subheader  # nobody is open
+    assert at.dataframe[0].key != table.key
+
+
+def test_no_table_shows_none_for_a_missing_value(seeded):
+    """Issue #13: a missing value (no English name, no phone, no reason) is an empty cell, never the word "None":
+    every table goes through pages._ui.grid, which sets st.dataframe's placeholder."""
+    sources = {p.name: p.read_text() for p in (PROJECT_ROOT / "pages").glob("*.py") if p.name != "_ui.py"}
+    assert [name for name, text in sources.items() if "st.dataframe(" in text] == []
+    tables = 0
+    for page, script in PAGES.items():
+        username = next(u for u in ROLES if auth.User(u, auth.Role(ROLES[u])).may_open(page))
+        at = as_user(script, username).run()
+        assert not at.exception, (page, at.exception)
+        for table in at.dataframe:
+            assert table.proto.HasField("placeholder") and table.proto.placeholder == "", page
+            tables += 1
+    assert tables >= 10
+
+
+def test_the_audit_page_words_details_with_local_times(seeded):
+    """Issue #13: details were raw `key=value` with epoch-ms numbers."""
+    at = as_user(PAGES["audit"], "boss").run()
+    assert not at.exception, at.exception
+    rows = at.dataframe[0].value
+    scheduled = list(rows.loc[rows["action"] == "Scheduled a session", "detail"])
+    assert scheduled and all(re.search(r"starts at: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · ", d) for d in scheduled)
+    assert not rows["detail"].str.contains(r"=|\b1\d{12}\b").any()  # no key=value, no epoch-ms
 
 
 def test_admin_adds_a_user_and_sees_the_one_time_password_once(seeded):

@@ -119,6 +119,42 @@ def test_filters_change_the_numbers(db):
     assert future["sessions"] == 0 and future["attendance_rate"] is None and future["late_rate"] is None
 
 
+def test_sessions_not_over_lower_no_rate(db):
+    """Issue #13: a session open now (started by staff, one check-in so far), one whose window is open but not
+    started, and one tomorrow count neither as expected nor as absent; only sessions that are over do."""
+    before = {"departments": A.departments(db, MARCH), "people": A.people_summary(db, MARCH)}
+    now = datetime.now(TZ)
+    with db.write() as cur:
+        for no, (sess, start, status) in enumerate([("S6", now - timedelta(minutes=30), "active"),
+                                                    ("S7", now - timedelta(minutes=5), "scheduled"),
+                                                    ("S8", now + timedelta(days=1), "scheduled")], 6):
+            cur.execute("INSERT INTO sessions (session_id, class_id, starts_at, ends_at, late_after_min, status, "
+                        "session_no) VALUES (?, 'C1', ?, ?, 10, ?, ?)",
+                        [sess, start, start + timedelta(hours=2), status, no])
+        cur.execute("INSERT INTO attendance (session_id, student_id, status, checked_at, method, event_id, attended, "
+                    "late, person_no, class_id, starts_at, session_no) SELECT 'S6', 'A1', 'present', ?, 'face', "
+                    "'e:S6:A1', true, false, 1, class_id, starts_at, session_no FROM sessions WHERE session_id = 'S6'",
+                    [now - timedelta(minutes=25)])
+    to_now = A.Filters(MARCH.start, now.date() + timedelta(days=2))
+    k = A.kpis(db, to_now)
+    assert (k["sessions"], k["expected"], k["attended"], k["absent_count"]) == (4, 10, 7, 3)
+    assert k["attendance_rate"] == pytest.approx(0.7) and k["late_rate"] == pytest.approx(2 / 7)
+    today = A.kpis(db, A.Filters(now.date() - timedelta(days=1), now.date() + timedelta(days=2)))
+    assert today["sessions"] == 0 and today["attendance_rate"] is None and today["absent_count"] == 0
+    over_time = A.attendance_over_time(db, to_now, "month")
+    assert (over_time["expected"].sum(), over_time["attended"].sum()) == (10, 7)
+    pd.testing.assert_frame_equal(A.departments(db, to_now), before["departments"])
+    pd.testing.assert_frame_equal(A.people_summary(db, to_now), before["people"])
+    # Listings show what is there: the open session's record, and no absence until it is over.
+    history = A.person_history(db, to_now, "A2")
+    assert history["status"].tolist() == ["not yet", "not yet", "present", "late"]
+    assert A.person_history(db, to_now, "A1")["status"].tolist()[:2] == ["not yet", "present"]
+    rows = pd.concat(A.attendance_rows(db, to_now, include_absent=True), ignore_index=True)
+    assert rows.loc[rows["session_id"].isin(["S6", "S7", "S8"]), ["session_id", "student_id", "status"]] \
+        .values.tolist() == [["S6", "A1", "present"]]
+    assert sorted(rows.loc[rows["status"] == "absent", "student_id"]) == ["A3", "A4"]  # as before: March only
+
+
 def test_attendance_over_time(db):
     df = A.attendance_over_time(db, MARCH, "week")
     got = [(r.period, r.class_name, r.expected, r.attended, round(r.rate, 4)) for r in df.itertuples()]
@@ -312,6 +348,15 @@ def test_ceremony_statistics(db):
     assert tl["status"].tolist() == ["received", "received", "absent", "received"]
     assert pd.isna(tl.loc[2, "on_stage_at"])
     assert A.graduates_per_minute(db, "nope").empty
+
+
+def test_a_graduate_with_no_name_is_shown_by_id(db):
+    """Issue #13: an erased graduate (a pseudonym, no longer in people) had no name: the charts' labels were NaN."""
+    with db.write() as cur:
+        cur.execute("DELETE FROM people WHERE student_id = 'A2'")
+    assert A.ceremony_timeline(db, "G1")["name"].tolist() == ["Alice", "A2", "Chai", "Dao"]
+    assert A.time_on_stage(db, "G1")["name"].tolist() == ["Alice", "A2", "Dao"]
+    assert A.call_to_stage(db, "G1")["name"].tolist() == ["Alice", "A2", "Dao"]
 
 
 def test_synth_is_consistent(app):

@@ -181,3 +181,29 @@ def test_the_absent_timer_starts_when_a_graduate_reaches_the_front_of_the_line()
     apply(c, "ceremony.absent_timeout", {"student_id": "s2", "called_at_ms": due.called_at_ms}, 9 * MIN)
     assert c.entries["s2"].status == "absent" and c.entries["s3"].front_at_ms == 9 * MIN
     assert due_timeouts(c, 14 * MIN - 1) == [] and [e.student_id for e in due_timeouts(c, 14 * MIN)] == ["s3"]
+
+
+def test_up_next_is_the_rest_of_the_line_then_the_queue():
+    """Issue #13: with #4 on stage and #5–#11 called and waiting, next is #5 · #6 (the queue said #12 · #13)."""
+    c = make(15)
+    for t in range(1, 12):
+        apply(c, "ceremony.called", {}, t)
+    for t in range(20, 26, 2):  # #1–#3 received
+        apply(c, "beam.front", {}, t)
+        apply(c, "beam.back", {}, t + 1)
+    apply(c, "beam.front", {}, 30)
+    assert c.current().order_no == 4 and c.current().status == "on_stage"
+    assert [e.order_no for e in c.up_next(2)] == [5, 6]
+    assert [e.order_no for e in c.up_next(9)] == [5, 6, 7, 8, 9, 10, 11, 12, 13]
+    apply(c, "beam.back", {}, 31)  # #4 received: the room looks at #5, the first waiting
+    assert c.current().order_no == 5 and [e.order_no for e in c.up_next(2)] == [6, 7]
+    # The line in call order, not roster order: a graduate re-called later waits behind the others.
+    apply(c, "ceremony.status_set", {"student_id": "s6", "status": "waiting", "reason": "called again"}, 40)
+    assert [e.order_no for e in c.up_next(3)] == [7, 8, 9]
+    # Nobody in the line: the queue; nobody left at all: nobody.
+    d = make(3)
+    apply(d, "ceremony.called", {}, 1)
+    apply(d, "beam.front", {}, 2)
+    apply(d, "beam.back", {}, 3)
+    assert d.current().order_no == 1 and [e.order_no for e in d.up_next(2)] == [2, 3]
+    assert make(0).up_next(2) == [] and c.up_next(0) == []

@@ -61,3 +61,13 @@ def test_delete_removes_the_person_and_their_records(demo):
     assert people.get(demo, "6501001") is None
     assert demo.db.scalar("SELECT count(*) FROM attendance WHERE student_id = '6501001'") == 0
     assert demo.db.scalar("SELECT reason FROM audit WHERE action = 'person.deleted'") == "left"
+
+
+def test_preview_counts_rows_with_errors_not_errors(demo):
+    """Issue #13: one row with a bad phone and a bad e-mail is one row with errors."""
+    preview = parse_roster(b"student id,name,phone,email\n6609001,Good,0812345678,a@b.co\n"
+                           b"6609002,Bad,12ab,not-an-email\n", "r.csv")
+    assert len(preview.errors) == 2
+    assert people.preview_summary(demo, preview)["errors"] == 1
+    with pytest.raises(people.PersonError, match="^1 row"):
+        people.commit_import(demo, preview, "op")

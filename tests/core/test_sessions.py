@@ -238,10 +238,11 @@ def test_correction_creates_or_changes_a_record_and_is_audited(demo):
                           "ORDER BY at_time")
     assert list(trail["reason"]) == ["camera was down", "doctor's note"]
     assert list(trail["actor"]) == ["op", "boss"] and list(trail["target"]) == [member, other]
-    assert "status=excused" in trail.iloc[1]["detail"] and sid in trail.iloc[1]["detail"]
+    assert '"status":"excused"' in trail.iloc[1]["detail"] and sid in trail.iloc[1]["detail"]
     shown = audit.search(demo, start=date.today() - timedelta(days=1), end=date.today() + timedelta(days=1),
                          action="attendance.corrected")
     assert set(shown["action"]) == {"Corrected attendance"} and "doctor's note" in set(shown["reason"])
+    assert f"session id: {sid} · student id: {other} · status: excused" in set(shown["detail"])
 
     # A person outside the class can be recorded too, and then shows on the roster.
     outsider = demo.db.scalar("SELECT student_id FROM people WHERE student_id NOT IN "
