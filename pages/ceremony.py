@@ -48,7 +48,7 @@ def do(action, *args, **kwargs) -> None:
 
 
 top = st.columns([3, 1, 1])
-top[0].markdown(f"**{info['name']}** · {info['on_date']:%Y-%m-%d} · {info['venue'] or ''} · "
+top[0].markdown(f"**{plain(info['name'])}** · {info['on_date']:%Y-%m-%d} · {plain(info['venue'] or '')} · "
                 f"absent after {float(info['absent_timeout_min']):g} min", unsafe_allow_html=False)
 if info["status"] == "planned":
     top[1].button("Start ceremony", type="primary", key="start",
@@ -101,7 +101,7 @@ def console() -> None:
             row = board.loc[current.student_id]
             st.markdown(f"#### #{current.order_no} · {status_chip(current.status)}", unsafe_allow_html=True)
             st.markdown(f"## {plain(row['name'])}")
-            st.caption(" · ".join(x for x in (row["name_en"], row["department"], current.student_id) if x))
+            st.caption(" · ".join(plain(x) for x in (row["name_en"], row["department"], current.student_id) if x))
         b = st.columns(4)
         b[0].button("Call next", type="primary", key="call_next", shortcut="n", disabled=not running,
                     on_click=do, args=(ceremonies.call_next, app, user.username, ceremony_id))

@@ -551,3 +551,34 @@ def test_markdown_in_names_is_shown_as_typed_on_the_console_and_the_people_page(
     for name in MARKDOWN_NAMES:
         assert plain(name) != name and not any(name in text for text in shown)
     assert plain("สมชาย ใจดี (Somchai) 6501001.csv") == "สมชาย ใจดี (Somchai) 6501001.csv"  # plain text unchanged
+
+
+RENDERED = ("markdown", "caption", "title", "header", "subheader", "success", "info", "warning", "error", "toast")
+
+
+def test_a_hostile_name_is_shown_as_typed_on_every_page(seeded):  # noqa: F811 - the fixture
+    """A roster name (and class, venue, reason) written as markdown reaches no page as markdown: every page, for the
+    role that sees most of it, with that person called on stage, checked in, corrected and in the audit trail."""
+    from core import ceremonies, sessions
+    from tests.app.test_pages import PAGES
+
+    hostile = MARKDOWN_NAMES[0]
+    app = Rollcall(seeded)
+    cid = app.db.scalar("SELECT ceremony_id FROM ceremonies")
+    first = app.db.scalar("SELECT student_id FROM ceremony_entries WHERE ceremony_id = ? ORDER BY order_no "
+                          "LIMIT 1", [cid])
+    people.update(app, "boss", first, {"name": hostile, "name_en": MARKDOWN_NAMES[1], "department": MARKDOWN_NAMES[2]},
+                  reason=f"renamed to {hostile}")
+    ceremonies.act(app, "boss", cid, "ceremony.started")
+    ceremonies.call_next(app, "boss", cid)
+    session_id = app.db.scalar("SELECT session_id FROM sessions s JOIN class_members m USING (class_id) "
+                               "WHERE m.student_id = ? ORDER BY starts_at DESC LIMIT 1", [first])
+    sessions.correct_record(app, session_id, first, "present", f"seen by {hostile}", "boss")
+    app.close()
+    for page, script in PAGES.items():
+        user = "stu" if page == "my_attendance" else "boss"
+        at = as_user(script, user).run()
+        assert not at.exception, (page, at.exception)
+        shown = [str(e.value) for kind in RENDERED for e in at.get(kind)]
+        for name in MARKDOWN_NAMES:
+            assert not any(name in text for text in shown), (page, name)
