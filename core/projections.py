@@ -232,10 +232,12 @@ def _person_deleted(cur: Cursor, e: Event) -> None:
 @handles("class.upserted", frozenset({"classes", "class_members"}))
 def _class_upserted(cur: Cursor, e: Event) -> None:
     p = e.payload
+    known = _first(cur.execute("SELECT 1 FROM classes WHERE class_id = ?", [p["class_id"]])) is not None
     cur.execute("INSERT OR REPLACE INTO classes VALUES (?, ?, ?, ?)",
                 [p["class_id"], p["name"], p.get("department"), p.get("teacher")])
     if "members" in p:
-        cur.execute("DELETE FROM class_members WHERE class_id = ?", [p["class_id"]])
+        if known:  # a new class has no members to replace (and the delete scans the whole table)
+            cur.execute("DELETE FROM class_members WHERE class_id = ?", [p["class_id"]])
         members = pd.DataFrame({"class_id": p["class_id"], "student_id": list(dict.fromkeys(p["members"]))},
                                dtype=object)
         if len(members):
@@ -347,8 +349,8 @@ class AttendanceRun(Group):
             person_keys(self.cur, self.students)
         if self.rows:
             self._record(pd.DataFrame(self.rows))
-        for e in self.corrections:
-            _attendance_corrected(self.cur, e)
+        if self.corrections:
+            self._correct()
         for e in self.ends:
             _session_ended(self.cur, e)
         self.rows.clear()
@@ -357,6 +359,27 @@ class AttendanceRun(Group):
         self.students.clear()
         self.ends.clear()
         self.ended.clear()
+
+    def _correct(self) -> None:
+        """Staff corrections, one statement: a record that does not exist is made by the first correction of it
+        (its time and id), and every correction sets its status and reason, so the last one's stay."""
+        rows = pd.DataFrame([{"session_id": e.payload["session_id"], "student_id": e.payload["student_id"],
+                              "status": e.payload["status"], "at": ts(e.ts_ms), "event_id": e.id, "actor": e.actor,
+                              "reason": e.payload["reason"]} for e in self.corrections]).astype(
+            {"actor": object, "reason": object})
+        rows["at"] = pd.to_datetime(rows["at"], utc=True)
+        first = rows.drop_duplicates(["session_id", "student_id"], keep="first").set_index(["session_id", "student_id"])
+        last = rows.drop_duplicates(["session_id", "student_id"], keep="last").set_index(["session_id", "student_id"])
+        merged = last.assign(at=first["at"], event_id=first["event_id"]).reset_index()
+        _frame(self.cur, "corrections", merged, """
+            INSERT INTO attendance (session_id, student_id, status, checked_at, method, event_id, attended, late,
+                person_no, class_id, starts_at, session_no, corrected_by, correction_reason)
+            SELECT c.session_id, c.student_id, c.status, c.at, 'manual', c.event_id, c.status IN ('present', 'late'),
+                c.status = 'late', k.person_no, s.class_id, s.starts_at, s.session_no, c.actor, c.reason
+            FROM corrections c JOIN person_keys k USING (student_id) LEFT JOIN sessions s USING (session_id)
+            ON CONFLICT (session_id, student_id) DO UPDATE SET status = excluded.status,
+                attended = excluded.attended, late = excluded.late, corrected_by = excluded.corrected_by,
+                correction_reason = excluded.correction_reason""")
 
     def _end(self, e: Event) -> None:
         session_id = e.payload["session_id"]
@@ -398,23 +421,6 @@ class AttendanceRun(Group):
 def _session_ended(cur: Cursor, e: Event) -> None:
     cur.execute("UPDATE sessions SET status = 'ended', ended_at = ? WHERE session_id = ? AND status <> 'ended'",
                 [ts(e.ts_ms), e.payload["session_id"]])
-
-
-def _attendance_corrected(cur: Cursor, e: Event) -> None:
-    p = e.payload
-    status = p["status"]
-    # A correction can also create the record (a person marked present by hand) or set it to absent / excused.
-    cur.execute(
-        "INSERT INTO attendance (session_id, student_id, status, checked_at, method, event_id, attended, late, "
-        "person_no, class_id, starts_at, session_no, corrected_by, correction_reason) "
-        "SELECT ?, ?, ?, ?, 'manual', ?, ?, ?, ?, s.class_id, s.starts_at, s.session_no, ?, ? "
-        "FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ? "
-        "ON CONFLICT (session_id, student_id) DO UPDATE SET status = excluded.status, "
-        "attended = excluded.attended, late = excluded.late, corrected_by = excluded.corrected_by, "
-        "correction_reason = excluded.correction_reason",
-        [p["session_id"], p["student_id"], status, ts(e.ts_ms), e.id, status in ("present", "late"),
-         status == "late", person_key(cur, p["student_id"]), e.actor, p["reason"], p["session_id"]],
-    )
 
 
 def person_keys(cur: Cursor, student_ids: list[str]) -> None:

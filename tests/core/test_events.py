@@ -61,7 +61,30 @@ def test_set_based_folding_gives_the_tables_of_one_event_at_a_time(tmp_path):
     from core.db import Database
     from core.workload import mixed_events
 
-    events = mixed_events(2_000, seed=3, people=300)
+    events = mixed_events(1_500, seed=3, people=300)
+    # The orderings that set-based folding must keep, on one record: a correction before a check-in (the check-in
+    # then changes nothing), two corrections in a row (the last one's status stays, the first one's time),
+    # a check-in then a correction, and End attendance between two check-ins of one session.
+    session = next(e.payload for e in events if e.kind == "session.scheduled")
+    members = next(e.payload["members"] for e in events if e.kind == "class.upserted"
+                   and e.payload["class_id"] == session["class_id"])
+    at = events[-1].ts_ms
+    sid, s1, s2, s3 = session["session_id"], members[-1], members[-2], members[-3]
+
+    def ev(n: int, kind: str, payload: dict, actor: str | None = "op") -> Event:
+        return Event(id=f"edge:{n}", kind=kind, ts_ms=at + n, payload=payload, actor=actor)
+
+    def checkin(n: int, student: str) -> Event:
+        return ev(n, "attendance.recorded", {"session_id": sid, "student_id": student, "status": "present",
+                                             "method": "face", "evidence": {"crop_token": f"c{n}"}}, actor=None)
+
+    def correct(n: int, student: str, status: str) -> Event:
+        return ev(n, "attendance.corrected", {"session_id": sid, "student_id": student, "status": status,
+                                              "reason": f"r{n}"})
+
+    events += [correct(1, s1, "excused"), checkin(2, s1), correct(3, s2, "absent"), correct(4, s2, "present"),
+               checkin(5, s3), correct(6, s3, "late"), ev(7, "session.ended", {"session_id": sid}), checkin(8, s2),
+               checkin(9, members[-4])]
     kinds = {e.kind for e in events}
     assert {"attendance.recorded", "beam.front", "beam.back", "ceremony.called", "face.enrolled", "session.ended",
             "attendance.corrected", "rfid.scan", "device.heartbeat"} <= kinds

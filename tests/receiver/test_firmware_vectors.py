@@ -28,7 +28,7 @@ def test_firmware_signed_events_and_heartbeat_are_accepted(live):
     beat = sign_request(*common, "--heartbeat", "--firmware", "1.0.0", "--uptime-s", "42", "--rssi", "-61")
     assert post_exact(r.url, beat).status_code == 200
     stored = [s.event for s in r.log.read_after(0) if s.event.source == "device"]
-    assert [e.id for e in stored[:2]] == ["stage-1:1a2b3c4d:1", "stage-1:1a2b3c4d:2"]
+    assert [e.id for e in stored[:2]] == ["dev:stage-1:1a2b3c4d:1", "dev:stage-1:1a2b3c4d:2"]
     assert stored[20].payload["tag"] == "04A1B2C3" and stored[-1].kind == "device.heartbeat"
     # One flipped byte and the receiver refuses it.
     tampered = {**beams, "body": beams["body"].replace('"seq":1,', '"seq":9,', 1)}
