@@ -43,7 +43,11 @@ def caught_up(*apps: Rollcall, tries: int = 600) -> None:
 
 @pytest.fixture
 def two_boxes(firestore_emulator, tmp_path, monkeypatch):
-    env = {**firestore_emulator.env(), "ROLLCALL_FIRESTORE_PREFIX": f"t{uuid.uuid4().hex[:8]}"}
+    from cryptography.fernet import Fernet
+
+    # Every box shares the master key: device secrets are sealed with it in Firestore.
+    env = {**firestore_emulator.env(), "ROLLCALL_FIRESTORE_PREFIX": f"t{uuid.uuid4().hex[:8]}",
+           "ROLLCALL_MASTER_KEY": Fernet.generate_key().decode()}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     boxes = [Rollcall(Settings(data_dir=tmp_path / name)) for name in ("box-a", "box-b")]

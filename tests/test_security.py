@@ -144,3 +144,25 @@ def test_no_page_shows_a_traceback_to_a_visitor():
 
     config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] in ("none", False)
+
+
+def test_device_secrets_are_sealed_at_rest(tmp_path):
+    """events.sqlite (and a backup or copy of it) does not hold a device's secret in clear; the receiver's store
+    opens it with the master key, and a store with another master key cannot."""
+    import sqlite3
+
+    from cryptography.fernet import Fernet
+
+    from core import devices
+    from core.config import Settings
+    from core.eventlog import SEALED, open_event_log
+
+    settings = Settings(data_dir=tmp_path / "data")
+    log = open_event_log(settings)
+    secret = devices.add_device(log, "stage-7", "test")
+    stored = sqlite3.connect(settings.events_path).execute("SELECT secret FROM devices").fetchone()[0]
+    assert stored.startswith(SEALED) and secret not in stored
+    assert secret.encode() not in settings.events_path.read_bytes()
+    assert log.get_device("stage-7").secret == secret and log.list_devices()[0].secret == secret
+    stranger = open_event_log(Settings(data_dir=tmp_path / "data", master_key=Fernet.generate_key().decode()))
+    assert stranger.get_device("stage-7") is None and stranger.list_devices() == []

@@ -5,12 +5,14 @@ from __future__ import annotations
 from core.config import Settings
 from core.eventlog.base import (
     ROLES,
+    SEALED,
     AppendResult,
     Device,
     Event,
     EventLog,
     EventLogError,
     EventLogUnavailable,
+    SecretSealer,
     StoredEvent,
     now_ms,
 )
@@ -18,6 +20,7 @@ from core.eventlog.sqlite import SQLiteEventLog
 
 __all__ = [
     "ROLES",
+    "SEALED",
     "AppendResult",
     "Device",
     "Event",
@@ -32,13 +35,16 @@ __all__ = [
 
 
 def open_event_log(settings: Settings) -> EventLog:
+    from core.keys import load_master_key
+
+    sealer = SecretSealer(load_master_key(settings.master_key, settings.data_path))
     if settings.event_log_backend == "local":
-        return SQLiteEventLog(settings.events_path, settings.event_log_busy_timeout_seconds)
+        return SQLiteEventLog(settings.events_path, settings.event_log_busy_timeout_seconds, sealer)
     if settings.event_log_backend == "firestore":
         from core.eventlog.firestore import FirestoreEventLog  # imported only when chosen: it is heavy
 
         creds = str(settings.firestore_credentials) if settings.firestore_credentials else None
         return FirestoreEventLog(settings.firestore_project_id, settings.firestore_prefix, creds,
                                  shards=settings.firestore_shards, settle_ms=settings.firestore_settle_ms,
-                                 append_budget_seconds=settings.firestore_append_budget_seconds)
+                                 append_budget_seconds=settings.firestore_append_budget_seconds, sealer=sealer)
     raise EventLogError(f"unknown event log back-end {settings.event_log_backend!r}")

@@ -110,3 +110,36 @@ class EventLog(Protocol):
         """
 
     def close(self) -> None: ...
+
+
+SEALED = "sealed:v1:"  # a device secret stored encrypted with the master key (events.sqlite or Firestore)
+
+
+class SecretSealer:
+    """Device secrets are sealed at rest with the master key: a copy of the log (a backup, a Firestore export)
+    does not let anyone sign as a device. Secrets stored before sealing existed are read as they are."""
+
+    def __init__(self, master_key: bytes):
+        from cryptography.fernet import Fernet  # a dependency of core.keys as well
+
+        self._fernet = Fernet(master_key)
+
+    def seal(self, secret: str) -> str:
+        return secret if secret.startswith(SEALED) else SEALED + self._fernet.encrypt(secret.encode()).decode()
+
+    def open(self, device: Device) -> Device | None:
+        """The device with its secret in clear, or None when it was sealed with another master key."""
+        if not device.secret.startswith(SEALED):
+            return device
+        from cryptography.fernet import InvalidToken
+
+        try:
+            secret = self._fernet.decrypt(device.secret.removeprefix(SEALED).encode()).decode()
+        except InvalidToken:
+            import logging
+
+            logging.getLogger(__name__).error("device %s: its secret was sealed with another master key (set the "
+                                              "same ROLLCALL_MASTER_KEY on every box)", device.device_id)
+            return None
+        return Device(device.device_id, secret, device.enabled, device.created_ms, device.label, device.role)
+

@@ -62,7 +62,15 @@ from firebase_admin import credentials, firestore
 from google.api_core import exceptions as gexc
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from core.eventlog.base import AppendResult, Device, Event, EventLogError, EventLogUnavailable, StoredEvent
+from core.eventlog.base import (
+    AppendResult,
+    Device,
+    Event,
+    EventLogError,
+    EventLogUnavailable,
+    SecretSealer,
+    StoredEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +123,9 @@ def _key(doc) -> tuple[int, str]:
 
 class FirestoreEventLog:
     def __init__(self, project_id: str, prefix: str = "rollcall", credentials_file: str | None = None, *,
-                 shards: int = 4, settle_ms: int = 1000, append_budget_seconds: float = 20.0):
+                 shards: int = 4, settle_ms: int = 1000, append_budget_seconds: float = 20.0,
+                 sealer: SecretSealer | None = None):
+        self.sealer = sealer  # device secrets sealed at rest when given (the factory gives one)
         self.shards, self.settle_us, self.append_budget = int(shards), int(settle_ms) * 1000, append_budget_seconds
         if os.environ.get("FIRESTORE_EMULATOR_HOST"):
             cred = _Anonymous()
@@ -314,15 +324,20 @@ class FirestoreEventLog:
 
     def put_device(self, device: Device) -> None:
         self._devices.document(device.device_id).set(
-            {"secret": device.secret, "enabled": device.enabled, "created_ms": device.created_ms,
+            {"secret": self.sealer.seal(device.secret) if self.sealer else device.secret, "enabled": device.enabled,
+             "created_ms": device.created_ms,
              "label": device.label, "role": device.role})
 
     def get_device(self, device_id: str) -> Device | None:
         snap = self._devices.document(device_id).get()
-        return _device(snap) if snap.exists else None
+        return self._open(_device(snap)) if snap.exists else None
 
     def list_devices(self) -> list[Device]:
-        return sorted((_device(s) for s in self._devices.stream()), key=lambda d: d.device_id)
+        opened = (self._open(_device(s)) for s in self._devices.stream())
+        return sorted((d for d in opened if d is not None), key=lambda d: d.device_id)
+
+    def _open(self, device: Device) -> Device | None:
+        return self.sealer.open(device) if self.sealer else device
 
     def remember_request(self, key: str, expires_ms: int) -> bool:
         try:

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from core.eventlog.base import AppendResult, Device, Event, StoredEvent, now_ms
+from core.eventlog.base import AppendResult, Device, Event, SecretSealer, StoredEvent, now_ms
 from core.files import private_folder
 
 _SCHEMA = """
@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS devices (
 
 
 class SQLiteEventLog:
-    def __init__(self, path: Path | str, busy_timeout: float = 30.0):
+    def __init__(self, path: Path | str, busy_timeout: float = 30.0, sealer: SecretSealer | None = None):
+        self.sealer = sealer  # device secrets sealed at rest when given (the factory gives one)
         self.path = Path(path)
         self.busy_timeout = busy_timeout  # how long a write waits for another process's lock, then fails
         private_folder(self.path.parent)  # 0700, and this file and its -wal / -shm 0600
@@ -103,20 +104,24 @@ class SQLiteEventLog:
             "INSERT INTO devices (device_id, secret, enabled, created_ms, label, role) VALUES (?,?,?,?,?,?) "
             "ON CONFLICT(device_id) DO UPDATE SET secret=excluded.secret, enabled=excluded.enabled, "
             "label=excluded.label, role=excluded.role",
-            (device.device_id, device.secret, int(device.enabled), device.created_ms, device.label, device.role),
+            (device.device_id, self.sealer.seal(device.secret) if self.sealer else device.secret, int(device.enabled),
+             device.created_ms, device.label, device.role),
         )
 
     def get_device(self, device_id: str) -> Device | None:
         row = self._conn().execute(
             "SELECT device_id, secret, enabled, created_ms, label, role FROM devices WHERE device_id = ?", (device_id,)
         ).fetchone()
-        return _device(row) if row else None
+        return self._open(_device(row)) if row else None
 
     def list_devices(self) -> list[Device]:
         rows = self._conn().execute(
             "SELECT device_id, secret, enabled, created_ms, label, role FROM devices ORDER BY device_id"
         ).fetchall()
-        return [_device(r) for r in rows]
+        return [d for d in (self._open(_device(r)) for r in rows) if d is not None]
+
+    def _open(self, device: Device) -> Device | None:
+        return self.sealer.open(device) if self.sealer else device
 
     def remember_request(self, key: str, expires_ms: int) -> bool:
         conn = self._conn()
