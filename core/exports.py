@@ -11,14 +11,21 @@ import io
 import logging
 import os
 import re
+import struct
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from fpdf import FPDF
 
+from core import analytics, charts
 from core.reports import FONT, FONT_FILE, _clean, _clusters, _needs_shaping
+
+if TYPE_CHECKING:
+    from core.services import Rollcall
 
 log = logging.getLogger(__name__)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -113,9 +120,76 @@ class _Report(FPDF):
         self.cell(0, 5, f"page {self.page_no()} of {{nb}}", align="R")
 
 
+KPI_PER_ROW = 6  # the six headline figures of the Statistics page sit in one row
+KPI_H, KPI_GAP = 15.0, 3.0
+CHART_GAP = 4.0
+CHARTS_PER_PAGE = 2
+CHART_PX = (900, 480)  # kaleido's image size for the report: two fit on an A4 page under the KPIs
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+def kpi_boxes(count: int, left: float, top: float, width: float) -> list[Box]:
+    """Equal boxes side by side, KPI_PER_ROW to a row: every box of a row has the same top edge."""
+    per_row = max(1, min(count, KPI_PER_ROW))
+    w = (width - (per_row - 1) * KPI_GAP) / per_row
+    return [Box(left + (n % per_row) * (w + KPI_GAP), top + (n // per_row) * (KPI_H + KPI_GAP), w, KPI_H)
+            for n in range(count)]
+
+
+def chart_boxes(count: int, left: float, top: float, width: float, bottom: float, aspect: float) -> list[Box]:
+    """Up to `count` charts stacked between top and bottom: full width, or narrower (centred, same aspect
+    height/width) when `count` of them would not fit the height."""
+    if count <= 0:
+        return []
+    h = min(width * aspect, (bottom - top - (count - 1) * CHART_GAP) / count)
+    w = h / aspect
+    x = left + (width - w) / 2
+    return [Box(x, top + n * (h + CHART_GAP), w, h) for n in range(count)]
+
+
+def _png_aspect(png: bytes) -> float:
+    """height / width from the PNG header."""
+    width, height = struct.unpack(">II", png[16:24])
+    return height / width
+
+
+def kpi_rows(k: dict) -> list[tuple[str, str]]:
+    """The headline figures of analytics.kpis as (label, text), as the page and the PDF show them."""
+    def percent(value: float | None) -> str:
+        return "–" if value is None else f"{value:.0%}"
+
+    return [("Attendance rate", percent(k["attendance_rate"])), ("Late rate", percent(k["late_rate"])),
+            ("Absences", f"{k['absent_count']:,}"), ("People who came", f"{k['unique_people']:,}"),
+            ("Unknown faces", f"{k['unknown_faces']:,}"), ("Sessions", f"{k['sessions']:,}")]
+
+
+def attendance_report_pdf(app: Rollcall, filters: analytics.Filters, rows: pd.DataFrame, *,
+                          class_names: dict[str, str] | None = None, max_rows: int = 5000) -> bytes:
+    """The Statistics page's PDF report: its filters, KPIs and six charts (in colour, whatever plotly's default
+    template is in this process), then the first `max_rows` detail rows."""
+    class_names = class_names or {}
+    lines = [f"Period {filters.start} to {filters.end}",
+             "Classes: " + (", ".join(class_names.get(c, c) for c in filters.class_ids) or "all"),
+             "Departments: " + (", ".join(filters.departments) or "all")]
+    if filters.session_id:
+        lines.append(f"Session: {filters.session_id}")
+    figures = charts.attendance_figures(app.db, filters, app.settings.match_threshold, template=charts.PRINT_TEMPLATE)
+    images = figures_png([fig for _, fig in figures], app.settings.chromium_path, *CHART_PX) or [None] * len(figures)
+    return report_pdf("Rollcall attendance report", lines, kpi_rows(analytics.kpis(app.db, filters)),
+                      [(title, png) for (title, _), png in zip(figures, images, strict=True)], rows.head(max_rows))
+
+
 def report_pdf(title: str, filters: list[str], kpis: list[tuple[str, str]], charts: list[tuple[str, bytes | None]],
                table: pd.DataFrame, *, table_title: str = "Detail") -> bytes:
-    """Title, filters, KPIs, the charts as images, then the table (header repeated on every page)."""
+    """Title, filters, KPIs in one row, the charts as images two to a page, then the table (header repeated on
+    every page)."""
     pdf = _Report(title)
     pdf.alias_nb_pages()
     pdf.add_page()
@@ -126,36 +200,48 @@ def report_pdf(title: str, filters: list[str], kpis: list[tuple[str, str]], char
     for line in [*filters, f"Made {datetime.now():%Y-%m-%d %H:%M}"]:
         pdf.multi_cell(0, 5, _clean(line), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(20, 20, 20)
-    pdf.ln(3)
-    box_w = (pdf.epw - 3 * 4) / 4
-    for n, (label, value) in enumerate(kpis):
-        if n and n % 4 == 0:
-            pdf.ln(17)
-        x = pdf.l_margin + (n % 4) * (box_w + 4)
-        y = pdf.get_y()
+    boxes = kpi_boxes(len(kpis), pdf.l_margin, pdf.get_y() + 3, pdf.epw)
+    for box, (label, value) in zip(boxes, kpis, strict=True):
         pdf.set_fill_color(243, 244, 246)
-        pdf.rect(x, y, box_w, 15, style="F")
-        pdf.set_xy(x + 2, y + 1.5)
-        pdf.set_font(FONT, "", 8)
-        pdf.cell(box_w - 4, 4, _clean(label))
-        pdf.set_xy(x + 2, y + 6)
-        pdf.set_font(FONT, "B", 14)
-        pdf.cell(box_w - 4, 7, _clean(value))
-    pdf.set_y(pdf.get_y() + 19)
-    missing = [t for t, png in charts if png is None]
-    for chart_title, png in charts:
-        if png is None:
-            continue
-        if pdf.get_y() + 75 > pdf.h - 14:
+        pdf.rect(box.x, box.y, box.w, box.h, style="F")
+        _fit_cell(pdf, label, box.x + 2, box.y + 1.5, box.w - 4, 4, "", 8, 6)
+        _fit_cell(pdf, value, box.x + 2, box.y + 6, box.w - 4, 7, "B", 14, 8)
+    top = (boxes[-1].y + boxes[-1].h if boxes else pdf.get_y()) + 5
+    bottom = pdf.h - pdf.b_margin
+    drawn = [png for _, png in charts if png is not None]
+    for first in range(0, len(drawn), CHARTS_PER_PAGE):
+        if first:
             pdf.add_page()
-        pdf.image(io.BytesIO(png), w=pdf.epw)
-        pdf.ln(2)
+            top = pdf.get_y() + 2
+        group = drawn[first:first + CHARTS_PER_PAGE]
+        aspect = max(_png_aspect(png) for png in group)
+        for box, png in zip(chart_boxes(len(group), pdf.l_margin, top, pdf.epw, bottom, aspect), group, strict=True):
+            pdf.image(io.BytesIO(png), x=box.x, y=box.y, w=box.w, h=box.h)
+        pdf.set_y(top)
+    missing = [t for t, png in charts if png is None]
     if missing:
+        pdf.set_xy(pdf.l_margin, top)
         pdf.set_font(FONT, "", 8)
         pdf.multi_cell(0, 4, "Charts not drawn (no headless browser on this machine): " + ", ".join(missing),
                        new_x="LMARGIN", new_y="NEXT")
     _table(pdf, table, table_title)
     return bytes(pdf.output())
+
+
+def _fit_cell(pdf: FPDF, text: str, x: float, y: float, w: float, h: float, style: str, max_pt: float,
+              min_pt: float) -> None:
+    """One line in (x, y, w, h), shrunk from max_pt (down to min_pt) to fit the width, then cut."""
+    text = _clean(text)
+    size = max_pt
+    pdf.set_font(FONT, style, size)
+    while size > min_pt and pdf.get_string_width(text) > w:
+        size -= 0.5
+        pdf.set_font(FONT, style, size)
+    clusters = _clusters(text)
+    while clusters and pdf.get_string_width("".join(clusters)) > w:
+        clusters.pop()
+    pdf.set_xy(x, y)
+    pdf.cell(w, h, "".join(clusters))
 
 
 def _table(pdf: _Report, table: pd.DataFrame, title: str) -> None:

@@ -28,6 +28,40 @@ def verdict_row(verdict, student_id: str | None = None) -> dict:
     return row
 
 
+def lookalike_panel(faces, sid: str, pending: dict) -> None:
+    """Each held photo beside the person it looks like; enrolled only when staff confirm with a reason."""
+    st.error("Nothing was enrolled: a photo looks like someone else already enrolled. Compare the faces.")
+    for verdict in pending["verdicts"]:
+        if verdict.looks_like is None:
+            continue
+        other = verdict.looks_like
+        label = f"{other.name or '?'} ({other.student_id}) · similarity {other.score:.2f}"
+        new, theirs = st.columns(2)
+        if verdict.face_crop:
+            new.image(verdict.face_crop, caption=f"New photo: {verdict.name}", width=220)
+        else:
+            new.write(f"New photo: {verdict.name}")
+        picture = faces.face_picture(other.student_id)
+        if picture:
+            theirs.image(picture, caption=label, width=220)
+        else:
+            theirs.info(f"Looks like {label}. No photo of them is kept to compare with.")
+    reason = st.text_input("Why is this the right person? (kept in the audit trail)", key=f"lookalike_reason_{sid}",
+                           placeholder="e.g. identical twins, checked their student cards")
+    yes, no = st.columns(2)
+    if yes.button("Confirm and enroll", type="primary", key=f"lookalike_confirm_{sid}"):
+        if not reason.strip():
+            st.error("Say why this face belongs to this person before enrolling it.")
+            return
+        verdicts = faces.enroll(sid, pending["photos"], user.username, confirm_lookalike_reason=reason)
+        st.session_state.pop(f"lookalike_{sid}", None)
+        st.session_state["last_verdicts"] = [verdict_row(v) for v in verdicts]
+        st.rerun()
+    if no.button("Cancel: do not enroll", key=f"lookalike_cancel_{sid}"):
+        st.session_state.pop(f"lookalike_{sid}", None)
+        st.rerun()
+
+
 def face_section(person: dict) -> None:
     from core.faces.images import ImageError
     from core.faces.service import ConsentRequiredError, EnrollmentError
@@ -71,9 +105,13 @@ def face_section(person: dict) -> None:
         except (ConsentRequiredError, EnrollmentError, ImageError) as exc:
             st.error(str(exc))
         else:
+            if any(v.looks_like is not None for v in verdicts):  # held until staff confirm: keep the upload
+                st.session_state[f"lookalike_{sid}"] = {"photos": photos, "verdicts": verdicts}
             st.session_state["enrolled"] = st.session_state.get("enrolled", 0) + 1
             st.session_state["last_verdicts"] = [verdict_row(v) for v in verdicts]
             st.rerun()
+    if pending := st.session_state.get(f"lookalike_{sid}"):
+        lookalike_panel(faces, sid, pending)
     if rows := st.session_state.pop("last_verdicts", None):
         enrolled = sum(r["Result"] == "enrolled" for r in rows)
         (st.success if enrolled else st.error)(f"{enrolled} of {len(rows)} photo(s) enrolled.")
@@ -85,8 +123,18 @@ def face_section(person: dict) -> None:
                  "source": "Photo", "model": "Model", "detector": "Detector", "quality": "Quality",
                  "created_at": st.column_config.DatetimeColumn("Enrolled", format="YYYY-MM-DD HH:mm")})
         if st.button("Remove all face templates", key=f"unenroll_{sid}"):
-            faces.remove_templates(sid, user.username, reason="removed on the People page")
-            st.rerun()
+            st.session_state[f"unenroll_ask_{sid}"] = True
+        if st.session_state.get(f"unenroll_ask_{sid}"):
+            st.warning(f"Remove all {len(templates)} face template(s) of {person['name']} ({sid})? They will not be "
+                       "recognised until photos are enrolled again.")
+            yes, no = st.columns(2)
+            if yes.button("Yes, remove them all", type="primary", key=f"unenroll_yes_{sid}"):
+                faces.remove_templates(sid, user.username, reason="removed on the People page")
+                st.session_state.pop(f"unenroll_ask_{sid}", None)
+                st.rerun()
+            if no.button("Cancel", key=f"unenroll_no_{sid}"):
+                st.session_state.pop(f"unenroll_ask_{sid}", None)
+                st.rerun()
 
 
 st.title("People")

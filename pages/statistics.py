@@ -27,35 +27,15 @@ chosen_session = c4.selectbox("Session", [None, *session_labels],
 filters = analytics.Filters(start=start, end=end, class_ids=tuple(chosen_classes),
                             departments=tuple(chosen_departments), session_id=chosen_session)
 
-k = analytics.kpis(db, filters)
-cols = st.columns(6)
-def percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
-
-
-
-cols[0].metric("Attendance rate", percent(k["attendance_rate"]))
-cols[1].metric("Late rate", percent(k["late_rate"]), help="Late arrivals among those who came")
-cols[2].metric("Absences", f"{k['absent_count']:,}")
-cols[3].metric("People who came", f"{k['unique_people']:,}")
-cols[4].metric("Unknown faces", f"{k['unknown_faces']:,}")
-cols[5].metric("Sessions", f"{k['sessions']:,}")
+kpi_help = {"Late rate": "Late arrivals among those who came"}
+for col, (label, value) in zip(st.columns(6), exports.kpi_rows(analytics.kpis(db, filters)), strict=True):
+    col.metric(label, value, help=kpi_help.get(label))
 
 attendance_tab, people_tab, ceremony_tab, export_tab = st.tabs(["Attendance", "People", "Ceremonies", "Export"])
 
 
-def figures() -> list:
-    return [charts.attendance_over_time(analytics.attendance_over_time(db, filters)),
-            charts.arrivals_heatmap(analytics.arrivals_heatmap(db, filters)),
-            charts.lateness(analytics.lateness(db, filters)),
-            charts.departments(analytics.departments(db, filters)),
-            charts.people_counted(analytics.people_counted(db, filters)),
-            charts.recognition_quality(analytics.recognition_scores(db, filters),
-                                       analytics.unknowns_per_day(db, filters), app.settings.match_threshold)]
-
-
 with attendance_tab:
-    figs = figures()
+    figs = [fig for _, fig in charts.attendance_figures(db, filters, app.settings.match_threshold)]
     for left, right in zip(figs[::2], figs[1::2], strict=True):
         a, b = st.columns(2)
         a.plotly_chart(left, width="stretch")
@@ -114,17 +94,8 @@ with export_tab:
                     f"attendance-{stamp}.xlsx"
             else:
                 bar.progress(0.96, text="Drawing the charts…")
-                titles = ["Attendance over time", "Arrivals", "Lateness", "Departments", "People", "Recognition"]
-                images = exports.figures_png(figures(), app.settings.chromium_path) or [None] * len(titles)
                 table = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
-                lines = [f"Period {start} to {end}",
-                         "Classes: " + (", ".join(class_names[c] for c in chosen_classes) or "all"),
-                         "Departments: " + (", ".join(chosen_departments) or "all")]
-                kpi_rows = [("Attendance rate", percent(k["attendance_rate"])), ("Late rate", percent(k["late_rate"])),
-                            ("Absences", f"{k['absent_count']:,}"), ("People who came", f"{k['unique_people']:,}"),
-                            ("Unknown faces", f"{k['unknown_faces']:,}"), ("Sessions", f"{k['sessions']:,}")]
-                data = exports.report_pdf("Rollcall attendance report", lines, kpi_rows,
-                                          list(zip(titles, images, strict=True)), table.head(5000))
+                data = exports.attendance_report_pdf(app, filters, table, class_names=class_names)
                 mime, name = "application/pdf", f"attendance-report-{stamp}.pdf"
         except ValueError as exc:
             st.error(str(exc))

@@ -364,7 +364,7 @@ def hostile_zip(photos) -> tuple[bytes, dict[str, str]]:
         zf.writestr("6501008.jpg", biden)  # declares 3 GB
         zf.writestr("../6501009.jpg", biden)  # leaves the folder
         zf.writestr("/etc/6501010.jpg", biden)  # absolute
-        zf.writestr("6501011.jpg", (photos / "obama2.jpg").read_bytes())  # good, after all the broken ones
+        zf.writestr("6501011.jpg", biden)  # good, after all the broken ones (Obama again would be a look-alike)
     data = buffer.getvalue()
     data = zip_patch(data, "6501002.jpg", flags=0x1)
     data = zip_patch(data, "6501003/side.jpg", method=99)

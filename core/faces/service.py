@@ -28,12 +28,22 @@ class EnrollmentError(ValueError):
 
 
 @dataclass
+class LookAlike:
+    """Someone else already enrolled whom a new photo's face matches (score at or above the match threshold)."""
+    student_id: str
+    name: str | None
+    score: float
+
+
+@dataclass
 class PhotoVerdict:
     name: str
     accepted: bool
     reason: str = ""  # why it was refused, in plain words
-    warnings: list[str] = field(default_factory=list)  # accepted, but look (look-alike, inconsistent)
+    warnings: list[str] = field(default_factory=list)  # accepted, but look (resemblance, inconsistent)
     quality: dict | None = None
+    looks_like: LookAlike | None = None  # set: refused unless staff confirm with a reason
+    face_crop: bytes | None = None  # JPEG of the face found, to show beside the look-alike's photo
 
 
 @dataclass
@@ -51,6 +61,20 @@ class IdentifiedFace:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _jpeg_crop(image: np.ndarray, box, margin: float = 0.25) -> bytes | None:
+    """The face (box x, y, w, h, with a margin) from a decoded BGR image, as JPEG."""
+    import cv2
+
+    x, y, bw, bh = (int(v) for v in box[:4])
+    mx, my = int(bw * margin), int(bh * margin)
+    h, w = image.shape[:2]
+    left, top, right, bottom = max(0, x - mx), max(0, y - my), min(w, x + bw + mx), min(h, y + bh + my)
+    if right <= left or bottom <= top:
+        return None
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(image[top:bottom, left:right]))
+    return jpeg.tobytes() if ok else None
 
 
 class FaceService:
@@ -141,8 +165,14 @@ class FaceService:
     # --- enrollment --------------------------------------------------------------------------
 
     def enroll(self, student_id: str, photos: list[tuple[str, bytes]], actor: str,
-               progress: Callable[[int, int, str], None] | None = None) -> list[PhotoVerdict]:
-        """Check each photo; store an encrypted template for each good one. Nothing is processed without consent."""
+               progress: Callable[[int, int, str], None] | None = None, *,
+               confirm_lookalike_reason: str | None = None) -> list[PhotoVerdict]:
+        """Check each photo; store an encrypted template for each good one. Nothing is processed without consent.
+
+        When a photo's face matches someone else already enrolled (at the match threshold or above), nothing of
+        the upload is enrolled: the verdicts carry `looks_like` (and the face crop) so staff can compare, and the
+        same call with `confirm_lookalike_reason` enrolls it, the reason kept in the audit trail."""
+        reason = (confirm_lookalike_reason or "").strip() or None
         self._require_person(student_id)
         if self.consent_of(student_id) is None:
             record = self.consent_record(student_id)
@@ -161,14 +191,31 @@ class FaceService:
             verdicts.append(verdict)
             if vector is None:
                 continue
+            if verdict.looks_like is not None and reason is None:
+                continue
             own.append(vector)
             template_id = str(uuid.uuid4())
             if self.settings.keep_photos:
                 self._keep_photo(student_id, template_id, data)
-            events.append(Event.new("face.enrolled", {
-                "template_id": template_id, "student_id": student_id, "model": self.engine.model_name,
-                "detector": self.engine.detector_name, "quality": verdict.quality, "source": name,
-                "token": self._encrypt_vector(student_id, vector)}, actor=actor))
+            payload = {"template_id": template_id, "student_id": student_id, "model": self.engine.model_name,
+                       "detector": self.engine.detector_name, "quality": verdict.quality, "source": name,
+                       "token": self._encrypt_vector(student_id, vector)}
+            if verdict.looks_like is not None:
+                payload |= {"looks_like": verdict.looks_like.student_id,
+                            "looks_like_score": round(verdict.looks_like.score, 4), "reason": reason}
+            events.append((verdict, Event.new("face.enrolled", payload, actor=actor)))
+        if reason is None and any(v.looks_like is not None for v in verdicts):
+            for verdict in verdicts:  # hold the whole upload: staff confirm it, then send it again
+                if verdict.looks_like is not None:
+                    verdict.accepted = False
+                    verdict.reason = (f"looks like {self._label(verdict.looks_like.student_id)} (similarity "
+                                      f"{verdict.looks_like.score:.2f}): not enrolled until staff confirm it is "
+                                      "this person")
+                elif verdict.accepted:
+                    verdict.accepted = False
+                    verdict.reason = "not enrolled yet: another photo of this upload looks like someone else"
+            return verdicts
+        events = [event for _, event in events]
         if events:
             self.app.submit(*events)
             self.refresh()
@@ -193,8 +240,13 @@ class FaceService:
         vector = self.engine.embed([face])[0].embedding
         verdict = PhotoVerdict(name, True, quality=quality.as_dict())
         for other, score in self.gallery.person_scores(vector, exclude=student_id)[:3]:
-            if score >= self.settings.lookalike_threshold:
+            if score >= self.settings.match_threshold and verdict.looks_like is None:
+                verdict.looks_like = LookAlike(other, self._name(other), float(score))
+                verdict.face_crop = _jpeg_crop(image, face.box)
                 verdict.warnings.append(f"looks like {self._label(other)} (similarity {score:.2f}): "
+                                        "twins or a photo in the wrong folder?")
+            elif score >= self.settings.lookalike_threshold:
+                verdict.warnings.append(f"resembles {self._label(other)} (similarity {score:.2f}): "
                                         "twins or a photo in the wrong folder?")
         if own and max(float(v @ vector) for v in own) < self.settings.match_threshold:
             verdict.warnings.append("does not look like this person's other photos")
@@ -207,6 +259,33 @@ class FaceService:
         folder = photo_folder(self.settings, student_id)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{template_id}.enc").write_text(self.app.keys.encrypt(student_id, data))
+
+    def _name(self, student_id: str) -> str | None:
+        return self.app.db.scalar("SELECT name FROM people WHERE student_id = ?", [student_id])
+
+    def face_picture(self, student_id: str) -> bytes | None:
+        """A picture of an enrolled person to compare a look-alike with (templates are no pictures): their most
+        recent kept enrollment photo, else their most recent check-in face crop; None when there is neither."""
+        from core.privacy import photo_folder
+
+        kept = self.app.db.query("SELECT template_id FROM face_templates WHERE student_id = ? "
+                                 "ORDER BY created_at DESC", [student_id])["template_id"]
+        folder = photo_folder(self.settings, student_id)
+        for template_id in kept:
+            path = folder / f"{template_id}.enc"
+            if path.exists():
+                try:
+                    return self.app.keys.decrypt(student_id, path.read_text())
+                except KeyErasedError:
+                    return None
+        token = self.app.db.scalar("SELECT crop_token FROM evidence_crops WHERE student_id = ? "
+                                   "ORDER BY at_time DESC LIMIT 1", [student_id])
+        if token:
+            try:
+                return self.app.keys.decrypt(student_id, token)
+            except KeyErasedError:
+                return None
+        return None
 
     def _label(self, student_id: str) -> str:
         name = self.app.db.scalar("SELECT name FROM people WHERE student_id = ?", [student_id])

@@ -113,3 +113,47 @@ def test_identify_a_photo_and_mark_a_wrong_match(seeded, photos):
     assert app.db.scalar("SELECT count(*) FROM face_negatives WHERE student_id = '6501001'") == 1
     [(_, match)] = app.faces.match_faces(cv2.imread(str(photos / "obama2.jpg")))
     assert match.student_id != "6501001"
+
+
+def test_another_persons_face_waits_for_a_confirmation_with_a_reason(seeded, photos):
+    """Issue #13: Obama's photo for a second student was enrolled with only a note; now it is held, shown beside
+    the person it looks like, and enrolled only when staff give a reason (kept in the audit trail)."""
+    app = Rollcall(seeded)
+    for sid in ("6501001", "6501002"):
+        app.faces.record_consent(sid, "signed form", "test")
+    [first] = app.faces.enroll("6501001", [("obama.jpg", (photos / "obama.jpg").read_bytes())], "test")
+    assert first.accepted
+    app.close()
+
+    at = open_person("6501002")
+    uploader = next(u for u in at.get("file_uploader") if u.label.startswith("Photos"))
+    uploader.upload("obama3.jpg", (photos / "obama3.jpg").read_bytes(), "image/jpeg")
+    at.run()
+    images_before = len(at.get("image"))  # the person's QR card
+    next(b for b in at.button if b.label.startswith("Enroll 1 photo")).click().run()
+    assert not at.exception, at.exception
+    assert any("Nothing was enrolled" in e for e in texts(at, "error"))
+    assert len(at.get("image")) == images_before + 1  # the new face; the other person has no kept photo, so their name, id, score
+    assert any("6501001" in i and "similarity" in i for i in texts(at, "info"))
+    at.button(key="lookalike_confirm_6501002").click().run()  # no reason: refused
+    assert any("Say why" in e for e in texts(at, "error"))
+    at.text_input(key="lookalike_reason_6501002").input("identical twins, student cards checked").run()
+    at.button(key="lookalike_confirm_6501002").click().run()
+    assert not at.exception, at.exception
+    assert "1 of 1 photo(s) enrolled." in texts(at, "success")
+    check = Rollcall(seeded)
+    assert check.db.scalar("SELECT reason FROM audit WHERE action = 'face.enrolled' AND target = '6501002'") == \
+        "identical twins, student cards checked"
+    check.close()
+
+    # "Remove all face templates" asks first; Cancel keeps them, Yes removes them.
+    at.button(key="unenroll_6501002").click().run()
+    assert any("Remove all 1 face template" in w for w in texts(at, "warning"))
+    at.button(key="unenroll_no_6501002").click().run()
+    assert not any("Remove all" in w for w in texts(at, "warning"))
+    at.button(key="unenroll_6501002").click().run()
+    at.button(key="unenroll_yes_6501002").click().run()
+    assert not at.exception, at.exception
+    check = Rollcall(seeded)
+    assert check.db.scalar("SELECT photo_count FROM people WHERE student_id = '6501002'") == 0
+    check.close()

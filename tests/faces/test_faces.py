@@ -109,12 +109,41 @@ def test_templates_are_encrypted_and_erasing_the_key_makes_them_unreadable(face_
     assert not face.known and restarted.gallery.people() == 0
 
 
-def test_look_alike_guard_warns_at_enrollment(face_app, photos):
+def test_another_persons_face_is_enrolled_only_when_staff_confirm_with_a_reason(face_app, photos):
+    """Issue #13: Obama's second photo for another student was enrolled with only a note."""
+    from datetime import date
+
+    from core import audit
+
     face_app.faces.enroll("6501001", [read(photos, "obama.jpg")], "op")
-    [verdict] = face_app.faces.enroll("6501002", [read(photos, "obama3.jpg")], "op")
-    assert verdict.accepted and any("looks like" in w and "6501001" in w for w in verdict.warnings)
+    upload = [read(photos, "obama3.jpg"), read(photos, "biden.jpg")]
+    refused, held = face_app.faces.enroll("6501002", upload, "op")
+    assert not refused.accepted and refused.looks_like is not None
+    assert refused.looks_like.student_id == "6501001" and refused.looks_like.score >= face_app.settings.match_threshold
+    assert refused.face_crop is not None and refused.face_crop[:2] == b"\xff\xd8"  # a JPEG to show beside theirs
+    assert not held.accepted and held.looks_like is None  # nothing of the upload goes in unconfirmed
+    assert face_app.faces.templates_of("6501002").empty
+    assert face_app.faces.face_picture("6501001") is None  # photos are not kept: the page shows name, id, score
+
+    blank = face_app.faces.enroll("6501002", upload, "op", confirm_lookalike_reason="   ")
+    assert not any(v.accepted for v in blank) and face_app.faces.templates_of("6501002").empty
+
+    reason = "identical twins, checked their student cards"
+    confirmed = face_app.faces.enroll("6501002", upload, "op", confirm_lookalike_reason=reason)
+    assert [v.accepted for v in confirmed] == [True, True]
+    assert len(face_app.faces.templates_of("6501002")) == 2
+    trail = audit.search(face_app, start=date(2000, 1, 1), end=date(2100, 1, 1), action="face.enrolled")
+    mine = trail[trail["target"] == "6501002"]
+    assert list(mine["reason"].dropna()) == [reason]  # the confirmed photo carries it; Biden's needed none
+    assert "6501001" in " ".join(mine["detail"])
     [other] = face_app.faces.enroll("6501003", [read(photos, "biden.jpg")], "op")
-    assert other.warnings == []
+    assert other.accepted is False and other.looks_like.student_id == "6501002"  # Biden is enrolled now
+
+
+def test_the_look_alike_is_shown_by_their_latest_kept_photo(face_app, photos):
+    face_app.settings.keep_photos = True
+    face_app.faces.enroll("6501001", [read(photos, "obama.jpg")], "op")
+    assert face_app.faces.face_picture("6501001") == (photos / "obama.jpg").read_bytes()
 
 
 def test_not_this_person_becomes_a_hard_negative(face_app, photos):
