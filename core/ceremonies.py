@@ -115,10 +115,16 @@ def act(app: Rollcall, actor: str, ceremony_id: str, kind: str, **payload) -> No
     app.submit(Event.new(kind, {"ceremony_id": ceremony_id, **payload}, actor=actor))
 
 
-def call_next(app: Rollcall, actor: str, ceremony_id: str) -> None:
-    if not load(app, ceremony_id).queue():
+def call_next(app: Rollcall, actor: str, ceremony_id: str, expected: str | None = None) -> None:
+    """Call the next graduate. `expected` is who the console showed as next when it was drawn: a double click (or a
+    second console) finds someone else next by then and is refused, so nobody is called twice by accident."""
+    following = load(app, ceremony_id).next_up()
+    if following is None:
         raise ceremony.CeremonyError("Nobody is left to call.")
-    act(app, actor, ceremony_id, "ceremony.called")
+    if expected is not None and following.student_id != expected:
+        raise ceremony.CeremonyError(f"{expected} was just called (a second click?): the next one is "
+                                     f"{following.student_id}. Press Call next again to call them.")
+    act(app, actor, ceremony_id, "ceremony.called")  # the state machine calls whoever is next in the log's order
 
 
 def undo_last_call(app: Rollcall, actor: str, ceremony_id: str) -> None:

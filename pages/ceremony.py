@@ -103,8 +103,10 @@ def console() -> None:
             st.markdown(f"## {plain(row['name'])}")
             st.caption(" · ".join(plain(x) for x in (row["name_en"], row["department"], current.student_id) if x))
         b = st.columns(4)
-        b[0].button("Call next", type="primary", key="call_next", shortcut="n", disabled=not running,
-                    on_click=do, args=(ceremonies.call_next, app, user.username, ceremony_id))
+        up = state.next_up()  # the click names who it calls: a double click cannot call two people
+        b[0].button("Call next", type="primary", key="call_next", shortcut="n", disabled=not (running and up),
+                    on_click=do, args=(ceremonies.call_next, app, user.username, ceremony_id,
+                                       up.student_id if up else None))
         b[1].button("Undo last call", key="undo", disabled=not running,
                     on_click=do, args=(ceremonies.undo_last_call, app, user.username, ceremony_id))
         queue = state.queue()

@@ -181,3 +181,16 @@ def test_a_beam_dated_far_from_its_arrival_moves_nobody_and_is_flagged(running):
     assert "dated -82800 s from its arrival" in ceremonies.flags(app, cid)["detail"].iloc[0]
     app.submit(device("beam.front", 2))
     assert ceremonies.load(app, cid).entries[waiting.student_id].status == "on_stage"
+
+
+def test_a_double_click_on_call_next_calls_one_graduate(running):
+    """Both clicks carry who the console showed as next: the second finds someone else next and is refused."""
+    app, cid = running
+    shown = ceremonies.load(app, cid).next_up().student_id
+    ceremonies.call_next(app, "op", cid, expected=shown)
+    with pytest.raises(CeremonyError, match="just called"):
+        ceremonies.call_next(app, "op", cid, expected=shown)
+    c = ceremonies.load(app, cid)
+    assert [e.student_id for e in c.line("waiting")] == [shown] and c.calls == 1
+    ceremonies.call_next(app, "op", cid, expected=c.next_up().student_id)  # the next click, from a fresh page
+    assert ceremonies.load(app, cid).calls == 2
