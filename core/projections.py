@@ -229,20 +229,42 @@ def _person_deleted(cur: Cursor, e: Event) -> None:
 
 # --- classes, schedules, sessions, attendance ----------------------------------------------
 
-@handles("class.upserted", frozenset({"classes", "class_members"}))
-def _class_upserted(cur: Cursor, e: Event) -> None:
-    p = e.payload
-    known = _first(cur.execute("SELECT 1 FROM classes WHERE class_id = ?", [p["class_id"]])) is not None
-    cur.execute("INSERT OR REPLACE INTO classes VALUES (?, ?, ?, ?)",
-                [p["class_id"], p["name"], p.get("department"), p.get("teacher")])
-    if "members" in p:
-        if known:  # a new class has no members to replace (and the delete scans the whole table)
-            cur.execute("DELETE FROM class_members WHERE class_id = ?", [p["class_id"]])
-        members = pd.DataFrame({"class_id": p["class_id"], "student_id": list(dict.fromkeys(p["members"]))},
-                               dtype=object)
+@grouped("class.upserted")
+class ClassRun(Group):
+    """Classes, set-based: each class ends with its last event's name, department and teacher, and with the
+    members of its last event that lists members (an event without `members` keeps them)."""
+
+    tables = frozenset({"classes", "class_members"})
+
+    def __init__(self, cur: Cursor):
+        super().__init__(cur)
+        self.classes: dict[str, tuple] = {}
+        self.members: dict[str, list[str]] = {}
+
+    def add(self, e: Event) -> None:
+        p = e.payload
+        self.classes[p["class_id"]] = (p["class_id"], p["name"], p.get("department"), p.get("teacher"))
+        if "members" in p:
+            self.members[p["class_id"]] = list(dict.fromkeys(p["members"]))
+
+    def flush(self) -> None:
+        if not self.classes:
+            return
+        ids = pd.DataFrame({"class_id": list(self.members)}, dtype=object)
+        if len(ids):  # only classes that existed can have members to replace (the delete scans the table)
+            _frame(self.cur, "replaced", ids, "DELETE FROM class_members WHERE class_id IN (SELECT class_id FROM "
+                                              "replaced JOIN classes USING (class_id))")
+        rows = pd.DataFrame(list(self.classes.values()), columns=["class_id", "name", "department", "teacher"],
+                            dtype=object)
+        _frame(self.cur, "saved", rows, "INSERT OR REPLACE INTO classes SELECT class_id, name, department, teacher "
+                                        "FROM saved")
+        members = pd.DataFrame([(c, m) for c, listed in self.members.items() for m in listed],
+                               columns=["class_id", "student_id"], dtype=object)
         if len(members):
-            _frame(cur, "members", members, "INSERT OR IGNORE INTO class_members SELECT class_id, student_id "
-                                            "FROM members")
+            _frame(self.cur, "members", members, "INSERT OR IGNORE INTO class_members SELECT class_id, student_id "
+                                                 "FROM members")
+        self.classes.clear()
+        self.members.clear()
 
 
 @handles("schedule.upserted", frozenset({"schedules"}))
@@ -262,44 +284,84 @@ def _schedule_removed(cur: Cursor, e: Event) -> None:
     cur.execute("DELETE FROM schedules WHERE schedule_id = ?", [e.payload["schedule_id"]])
 
 
-@handles("session.scheduled", frozenset({"sessions", "attendance"}))
-def _session_scheduled(cur: Cursor, e: Event) -> None:
-    p = e.payload
-    before = _first(cur.execute("SELECT class_id, epoch_ms(starts_at) FROM sessions WHERE session_id = ?",
-                                [p["session_id"]]))
-    # A reschedule changes the times and setup, never whether the session was started or ended.
-    cur.execute(
-        "INSERT INTO sessions (session_id, class_id, starts_at, ends_at, late_after_min, liveness, once_per_day, "
-        "qr_needs_face, session_no) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-        "(SELECT coalesce(max(session_no), 0) + 1 FROM sessions)) ON CONFLICT (session_id) DO UPDATE SET "
-        "class_id = excluded.class_id, starts_at = excluded.starts_at, ends_at = excluded.ends_at, "
-        "late_after_min = excluded.late_after_min, liveness = excluded.liveness, "
-        "once_per_day = excluded.once_per_day, qr_needs_face = excluded.qr_needs_face",
-        [p["session_id"], p["class_id"], ts(p["starts_at_ms"]), ts(p["ends_at_ms"]), p.get("late_after_min", 10),
-         p.get("liveness", "off"), bool(p.get("once_per_day", False)), bool(p.get("qr_needs_face", False))],
-    )
-    # Attendance rows carry copies of their session's class and start (for fast statistics): keep them true. Only
-    # a moved session, or check-ins that arrived before their session was scheduled (they have no session key yet:
-    # row groups without such rows are skipped), can need it — not every new session (a scan of the whole table).
-    if before is not None and tuple(before) == (p["class_id"], p["starts_at_ms"]):
-        return
-    only_unscheduled = "session_no IS NULL AND " if before is None else ""
-    cur.execute(f"UPDATE attendance SET class_id = ?, starts_at = ?, session_no = (SELECT session_no FROM sessions "
-                f"WHERE session_id = ?) WHERE {only_unscheduled}session_id = ?",
-                [p["class_id"], ts(p["starts_at_ms"]), p["session_id"], p["session_id"]])
+@grouped("session.scheduled", "session.started")
+class ScheduleRun(Group):
+    """Sessions put on the calendar, set-based. A new session gets the next session key in order of appearance; a
+    reschedule changes the times and setup, never whether the session was started or ended, nor its key.
+    Attendance rows carry copies of their session's class and start (for fast statistics): only a moved session,
+    or check-ins that arrived before their session was scheduled (no session key yet), need them set again — not
+    every new session (a scan of the whole table). Starting sets a session up (the "setup page"): the first start
+    keeps its time and who, every start sets the setup, so the last one's stays; an ended session is not started."""
 
+    tables = frozenset({"sessions", "attendance"})
 
-@handles("session.started", frozenset({"sessions"}))
-def _session_started(cur: Cursor, e: Event) -> None:
-    p = e.payload
-    # Starting sets up the session (the "setup page"); starting it again only changes the setup.
-    cur.execute(
-        "UPDATE sessions SET status = 'active', started_at = coalesce(started_at, ?), started_by = coalesce("
-        "started_by, ?), liveness = ?, once_per_day = ?, qr_needs_face = ?, late_after_min = ? "
-        "WHERE session_id = ? AND status <> 'ended'",
-        [ts(e.ts_ms), e.actor, p.get("liveness", "off"), bool(p.get("once_per_day", False)),
-         bool(p.get("qr_needs_face", False)), int(p["late_after_min"]), p["session_id"]],
-    )
+    def __init__(self, cur: Cursor):
+        super().__init__(cur)
+        self.sessions: dict[str, dict[str, Any]] = {}  # in order of first appearance, with the last values
+        self.starts: dict[str, dict[str, Any]] = {}  # session -> the first start's time and who, the last setup
+
+    def add(self, e: Event) -> None:
+        p = e.payload
+        if e.kind == "session.started":
+            first = self.starts.get(p["session_id"], {"started_at": ts(e.ts_ms), "started_by": e.actor})
+            self.starts[p["session_id"]] = {
+                **first, "session_id": p["session_id"], "liveness": p.get("liveness", "off"),
+                "once_per_day": bool(p.get("once_per_day", False)),
+                "qr_needs_face": bool(p.get("qr_needs_face", False)), "late_after_min": int(p["late_after_min"])}
+            return
+        if p["session_id"] in self.starts:  # rescheduled after a start in this run: the order of the two matters
+            self.flush()
+        row = {"session_id": p["session_id"], "class_id": p["class_id"], "starts_at": ts(p["starts_at_ms"]),
+               "ends_at": ts(p["ends_at_ms"]), "late_after_min": int(p.get("late_after_min", 10)),
+               "liveness": p.get("liveness", "off"), "once_per_day": bool(p.get("once_per_day", False)),
+               "qr_needs_face": bool(p.get("qr_needs_face", False)), "starts_ms": p["starts_at_ms"]}
+        self.sessions[p["session_id"]] = {**self.sessions.get(p["session_id"], {}), **row}
+
+    def flush(self) -> None:
+        if self.sessions:
+            self._schedule()
+        if self.starts:
+            starts = pd.DataFrame(list(self.starts.values())).astype({"session_id": object, "started_by": object,
+                                                                      "liveness": object})
+            starts["started_at"] = pd.to_datetime(starts["started_at"], utc=True)
+            self.starts.clear()
+            _frame(self.cur, "starts", starts, """
+                UPDATE sessions s SET status = 'active', started_at = coalesce(s.started_at, t.started_at),
+                    started_by = coalesce(s.started_by, t.started_by), liveness = t.liveness,
+                    once_per_day = t.once_per_day, qr_needs_face = t.qr_needs_face, late_after_min = t.late_after_min
+                FROM starts t WHERE s.session_id = t.session_id AND s.status <> 'ended'""")
+
+    def _schedule(self) -> None:
+        rows = pd.DataFrame(list(self.sessions.values())).astype({"session_id": object, "class_id": object,
+                                                                  "liveness": object})
+        for col in ("starts_at", "ends_at"):
+            rows[col] = pd.to_datetime(rows[col], utc=True)
+        self.sessions.clear()
+        before = {r[0]: (r[1], r[2]) for r in _frame(self.cur, "planned", rows[["session_id"]],
+                  "SELECT s.session_id, s.class_id, epoch_ms(s.starts_at) FROM sessions s JOIN planned USING "
+                  "(session_id)")}
+        last = _first(self.cur.execute("SELECT coalesce(max(session_no), 0) FROM sessions"))[0]
+        is_new = ~rows["session_id"].isin(set(before))
+        rows["session_no"] = pd.Series(pd.NA, index=rows.index, dtype="Int64")
+        rows.loc[is_new, "session_no"] = range(last + 1, last + 1 + int(is_new.sum()))
+        _frame(self.cur, "planned", rows, """
+            INSERT INTO sessions (session_id, class_id, starts_at, ends_at, late_after_min, liveness, once_per_day,
+                qr_needs_face, session_no)
+            SELECT session_id, class_id, starts_at, ends_at, late_after_min, liveness, once_per_day, qr_needs_face,
+                session_no
+            FROM planned
+            ON CONFLICT (session_id) DO UPDATE SET class_id = excluded.class_id, starts_at = excluded.starts_at,
+                ends_at = excluded.ends_at, late_after_min = excluded.late_after_min, liveness = excluded.liveness,
+                once_per_day = excluded.once_per_day, qr_needs_face = excluded.qr_needs_face""")
+        new = [sid for sid in rows["session_id"] if sid not in before]
+        moved = [sid for sid, cls, start in zip(rows["session_id"], rows["class_id"], rows["starts_ms"], strict=True)
+                 if sid in before and before[sid] != (cls, start)]
+        for ids, only_unscheduled in ((new, "a.session_no IS NULL AND "), (moved, "")):
+            if ids:
+                _frame(self.cur, "touched", pd.DataFrame({"session_id": ids}, dtype=object), f"""
+                    UPDATE attendance a SET class_id = s.class_id, starts_at = s.starts_at, session_no = s.session_no
+                    FROM sessions s WHERE {only_unscheduled}a.session_id = s.session_id
+                        AND a.session_id IN (SELECT session_id FROM touched)""")
 
 
 @grouped("attendance.recorded", "attendance.corrected", "session.ended")

@@ -85,6 +85,24 @@ def test_set_based_folding_gives_the_tables_of_one_event_at_a_time(tmp_path):
     events += [correct(1, s1, "excused"), checkin(2, s1), correct(3, s2, "absent"), correct(4, s2, "present"),
                checkin(5, s3), correct(6, s3, "late"), ev(7, "session.ended", {"session_id": sid}), checkin(8, s2),
                checkin(9, members[-4])]
+    # Classes replaced and renamed in one run; a check-in before its session is scheduled; a session moved after
+    # its check-ins, then moved back; a new session scheduled twice.
+    later = {"session_id": "LATE-1", "class_id": session["class_id"], "starts_at_ms": at, "ends_at_ms": at + 9_000_000}
+    events += [ev(20, "class.upserted", {"class_id": "K1", "name": "One", "members": [s1, s2]}),
+               ev(21, "class.upserted", {"class_id": "K1", "name": "One again"}),
+               ev(22, "class.upserted", {"class_id": "K2", "name": "Two", "members": [s3]}),
+               ev(23, "class.upserted", {"class_id": "K1", "name": "One, last", "members": [s3, s1]}),
+               ev(24, "attendance.recorded", {"session_id": "LATE-1", "student_id": s1, "status": "present",
+                                              "method": "qr"}, actor=None),
+               ev(25, "session.scheduled", later), ev(26, "session.scheduled", {**later, "starts_at_ms": at + 60_000}),
+               ev(27, "session.scheduled", {**session, "starts_at_ms": session["starts_at_ms"] + 3600_000}),
+               ev(28, "session.scheduled", session),
+               ev(29, "session.scheduled", {**session, "session_id": "NEW-2", "starts_at_ms": at}),
+               ev(30, "session.started", {"session_id": "NEW-2", "late_after_min": 5, "liveness": "head_turn"}),
+               ev(31, "session.started", {"session_id": "NEW-2", "late_after_min": 7}, actor="op2"),
+               ev(32, "session.scheduled", {**session, "session_id": "NEW-2", "starts_at_ms": at + 1000,
+                                            "liveness": "off"}),
+               ev(33, "session.started", {"session_id": sid, "late_after_min": 3})]  # ended: stays ended
     kinds = {e.kind for e in events}
     assert {"attendance.recorded", "beam.front", "beam.back", "ceremony.called", "face.enrolled", "session.ended",
             "attendance.corrected", "rfid.scan", "device.heartbeat"} <= kinds
