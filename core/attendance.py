@@ -8,10 +8,7 @@ import pandas as pd
 
 from core.eventlog import Event
 from core.services import Rollcall
-from core.session_rules import STATE_SQL, admit, session_gate  # noqa: F401 - session_gate: re-exported
-
-# A session's state in SQL: the twin of session_state (core/session_rules.py).
-_SESSION_STATE = STATE_SQL
+from core.session_rules import STATE_SQL, admit
 
 
 def sessions_between(app: Rollcall, start: date, end: date) -> pd.DataFrame:
@@ -21,7 +18,7 @@ def sessions_between(app: Rollcall, start: date, end: date) -> pd.DataFrame:
     hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tz)
     return app.db.query(
         f"""
-        SELECT s.session_id, c.name AS class_name, s.class_id, s.starts_at, s.ends_at, {_SESSION_STATE} AS state,
+        SELECT s.session_id, c.name AS class_name, s.class_id, s.starts_at, s.ends_at, {STATE_SQL} AS state,
                (SELECT count(*) FROM class_members m WHERE m.class_id = s.class_id) AS expected,
                count(a.student_id) FILTER (WHERE a.status IN ('present', 'late')) AS attended,
                count(a.student_id) FILTER (WHERE a.status = 'late') AS late
@@ -40,7 +37,7 @@ def student_history(app: Rollcall, student_id: str) -> pd.DataFrame:
         f"""
         SELECT s.starts_at, c.name AS class_name, s.session_id,
                CASE WHEN a.status IS NOT NULL THEN a.status
-                    WHEN {_SESSION_STATE} = 'ended' THEN 'absent'
+                    WHEN {STATE_SQL} = 'ended' THEN 'absent'
                     ELSE 'not yet' END AS status,
                a.checked_at, a.method
         FROM class_members m

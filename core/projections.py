@@ -497,15 +497,6 @@ def person_keys(cur: Cursor, student_ids: list[str]) -> None:
         FROM wanted w ANTI JOIN person_keys k USING (student_id)""")
 
 
-def person_key(cur: Cursor, student_id: str) -> int:
-    """The person's integer key (attendance.person_no); the first time, one more than the largest given."""
-    row = _first(cur.execute("SELECT person_no FROM person_keys WHERE student_id = ?", [student_id]))
-    if row is None:  # looked up first: a read is cheaper than an INSERT OR IGNORE on every check-in
-        row = _first(cur.execute("INSERT INTO person_keys SELECT ?, coalesce(max(person_no), 0) + 1 FROM person_keys "
-                          "RETURNING person_no", [student_id]))
-    return row[0]
-
-
 # --- ceremonies ------------------------------------------------------------------------------
 
 CEREMONY_TABLES = frozenset({"ceremonies", "ceremony_entries", "ceremony_flags"})

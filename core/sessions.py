@@ -2,7 +2,7 @@
 create the sessions of a date range, start one (its check-in setup), end it, correct a record with a reason.
 
 Plain functions over the read model; every change is an event (so it is audited and replayable). The time
-rules of a sighting are in core/attendance.session_gate; the check-in page reads the setup written here.
+rules of a sighting are in core/session_rules.py; the check-in page reads the setup written here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 from core.eventlog import Event
 from core.names import sort_sql
 from core.services import Rollcall
-from core.session_rules import STATES, session_state  # noqa: F401 - STATES: re-exported
+from core.session_rules import session_state
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 LIVENESS = {"off": "Off", "head_turn": "Head turn"}

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.attendance import session_gate
 from core.checkin.liveness import HeadTurnChallenge, LivenessRules
 from core.checkin.tracking import UNKNOWN, Tracker, Votes, iou
+from core.session_rules import session_gate
 
 
 def test_iou_of_boxes():

@@ -26,7 +26,7 @@ from core import analytics as A
 from core import synth
 from core.db import MIGRATIONS, Database
 from core.eventlog import Event
-from core.projections import apply, person_key
+from core.projections import apply, person_keys
 
 TZ = ZoneInfo("Asia/Bangkok")
 MARCH = A.Filters(date(2025, 3, 1), date(2025, 3, 31))
@@ -63,12 +63,14 @@ def db(app):
                 ("S3", "A3", "late", local(2025, 3, 5, 13, 12), "manual", None),
                 ("S3", "A4", "present", local(2025, 3, 5, 12, 50), "face", 0.75),
                 ("S4", "A3", "excused", local(2025, 3, 12, 13), "manual", None)]
+        person_keys(cur, [r[1] for r in rows])  # as the fold hands them out: in order of first check-in
         for sess, sid, status, at, method, score in rows:
             cur.execute("INSERT INTO attendance (session_id, student_id, status, checked_at, method, score, event_id, "
                         "attended, late, person_no, class_id, starts_at, session_no) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                         "?, class_id, starts_at, session_no FROM sessions WHERE session_id = ?",
                         [sess, sid, status, at, method, score, f"e:{sess}:{sid}", status in ("present", "late"),
-                         status == "late", person_key(cur, sid), sess])
+                         status == "late", cur.execute("SELECT person_no FROM person_keys WHERE student_id = ?",
+                                                       [sid]).fetchall()[0][0], sess])
         unknown = [local(2025, 3, 3, 9, 1), local(2025, 3, 3, 9, 30), local(2025, 3, 5, 13),
                    local(2025, 3, 1, 0, 30),    # inside by local day (still Feb 28 in UTC)
                    local(2025, 2, 28, 23, 30)]  # outside

@@ -7,8 +7,9 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from core import audit, sessions
-from core.attendance import attendance_event, session_gate
+from core.attendance import attendance_event
 from core.demo import load_demo
+from core.session_rules import session_gate
 from core.sessions import SessionError
 from tests.core.test_ingestor import snapshot
 
