@@ -4,7 +4,7 @@ import logging
 
 import streamlit as st
 
-from pages._ui import current_user, get_app, public_view, sign_out
+from pages._ui import current_user, get_app, public_view, session_cookie, sign_in_form, sign_out
 
 # (key in core.auth.PAGE_ROLES, file, title, icon, menu section)
 PAGES = [
@@ -24,8 +24,18 @@ PAGES = [
     ("account", "pages/account.py", "Account", ":material/person:", "Me"),
 ]
 
+PAGE_KEYS = [key for key, *_ in PAGES if key != "home"]  # home is the menu's first page: its address is "/"
+
+
+def sign_in_page() -> None:
+    st.title("Rollcall")
+    st.caption("Sign in to open this page.")
+    sign_in_form()
+
+
 st.set_page_config(page_title="Rollcall", page_icon=":material/how_to_reg:", layout="wide")
 get_app()  # open the store and start the ingestor once per process
+st.session_state["app_ran"] = True  # (see pages._ui.app_navigation_only)
 
 user = current_user()
 link = public_view()
@@ -34,7 +44,11 @@ if link is not None:
     nav = st.navigation([st.Page(f"pages/{link[0]}.py", title="Rollcall")], position="hidden")
     user = None
 elif user is None:
-    nav = st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:")])
+    # Every page's address answers with the sign-in form (a bookmark, a refresh after the sign-in lapsed): a page's
+    # identity is its URL path, so once signed in the same address opens the page that was asked for.
+    nav = st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:", default=True)]
+                        + [st.Page(sign_in_page, title="Sign in", url_path=key, visibility="hidden")
+                           for key in PAGE_KEYS], position="hidden")
 elif user.must_change:
     nav = st.navigation([st.Page("pages/account.py", title="Choose a new password", icon=":material/key:")])
 else:
@@ -50,8 +64,11 @@ if user is not None:
     with st.sidebar:
         st.caption(f"Signed in as **{user.display_name or user.username}** ({user.role.value})")
         if st.button("Sign out", icon=":material/logout:"):
-            sign_out("You are signed out.")
+            sign_out("You are signed out.", by_user=True)
             st.rerun()
+        session_cookie()
+else:
+    session_cookie()
 
 if flash := st.session_state.pop("flash", None):
     st.toast(flash)

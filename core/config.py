@@ -72,6 +72,9 @@ class Settings(BaseSettings):
 
     # Sign-in
     session_timeout_minutes: int = 30
+    # A refresh or a new tab stays signed in by a signed cookie (core/session_tokens.py): it lapses after
+    # `session_timeout_minutes` unused, and at most this long after sign-in.
+    session_max_hours: int = Field(12, ge=1, le=24 * 30)
     lockout_attempts: int = 5
     lockout_minutes: int = 15
     min_password_length: int = 10

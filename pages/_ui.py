@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from datetime import UTC, datetime
 
 import streamlit as st
 
-from core import auth
+from core import auth, session_tokens
 from core.config import get_settings
 from core.services import Rollcall
 
@@ -60,6 +61,12 @@ def keyed(base: str, *inputs) -> str:
     return f"{base}-{hashlib.sha1(text.encode()).hexdigest()[:12]}" if text.strip("\x1f") else base
 
 
+def tabs_kept(key: str) -> dict:
+    """st.tabs arguments that keep the open tab across the page's reruns (a save, a refresh of the data): without
+    state, a rerun that draws anything new above the tabs opens the first one again."""
+    return {"key": key, "on_change": "rerun"}
+
+
 def grid(data, **kwargs):
     """st.dataframe for every table of the app: a missing value is an empty cell, not the word "None"."""
     kwargs.setdefault("placeholder", "")
@@ -73,10 +80,11 @@ def get_app() -> Rollcall:
 def current_user() -> auth.User | None:
     """The signed-in user, read again from the read model on every run (never the copy kept in the session): a
     disabled account or a password set since sign-in (an admin's reset, a change in another tab) signs the session
-    out at once; a new role narrows the menu at once."""
+    out at once; a new role narrows the menu at once. A new session (a refresh, a bookmark, a new tab) signs in
+    from the browser's session cookie when it is still good (core/session_tokens.py)."""
     user: auth.User | None = st.session_state.get("user")
     if user is None:
-        return None
+        return _restore_from_cookie()
     now = datetime.now(UTC)
     last = st.session_state.get("last_activity", now)
     if auth.session_expired(last, now, get_settings().session_timeout_minutes):
@@ -85,13 +93,57 @@ def current_user() -> auth.User | None:
     fresh = _reread(user)
     if fresh is not None:
         st.session_state["last_activity"] = now
+        token = st.session_state.get("session_token")
+        if token is not None and (renewed := session_tokens.renew(get_app(), token, fresh)) is not None:
+            st.session_state["session_token"], text = renewed
+            st.session_state["cookie_js"] = _cookie_script(text, renewed[0].expires)
     return fresh
 
 
+def _restore_from_cookie() -> auth.User | None:
+    # Once per browser session: the cookies Streamlit shows are those of the page load (a sign-out in this
+    # session must not sign it in again from the cookie it loaded with).
+    if st.session_state.get("cookie_checked"):
+        return None
+    st.session_state["cookie_checked"] = True
+    text = st.context.cookies.get(session_tokens.COOKIE)
+    if not isinstance(text, str) or not text:  # (a test harness has no browser)
+        return None
+    restored = session_tokens.restore(get_app(), text)
+    if restored is None:
+        st.session_state["cookie_js"] = _cookie_script("", 0)
+        st.session_state["flash"] = "Your saved sign-in has ended. Sign in again."
+        return None
+    token, user = restored
+    st.session_state.update(user=user, last_activity=datetime.now(UTC), session_token=token)
+    return user
+
+
+def _cookie_script(text: str, expires: int) -> str:
+    """JavaScript that writes (or, with no text, deletes) the session cookie of this site. Not HttpOnly (Streamlit
+    cannot set headers): SameSite=Strict keeps it off other sites' requests, Secure when served over HTTPS."""
+    max_age = max(0, expires - int(datetime.now(UTC).timestamp())) if text else 0
+    cookie = json.dumps(f"{session_tokens.COOKIE}={text}; Path=/; Max-Age={max_age}; SameSite=Strict")
+    return (f"<script>document.cookie = {cookie} + (location.protocol === 'https:' ? '; Secure' : '');</script>")
+
+
+def session_cookie() -> None:
+    """Write what the session's cookie should be now (after a sign-in, a renewal or a sign-out); the same script
+    again on the next runs is one element, kept by the browser and not run again."""
+    script = st.session_state.get("cookie_js")
+    if script:
+        st.html(script, unsafe_allow_javascript=True)
+
+
 def _reread(user: auth.User) -> auth.User | None:
-    fresh = auth.revalidate(get_app(), user)
+    app = get_app()
+    fresh = auth.revalidate(app, user)
     if fresh is None:
         sign_out("You were signed out: your account was changed. Sign in again.")
+        return None
+    token = st.session_state.get("session_token")
+    if token is not None and not session_tokens.still_valid(app, token):
+        sign_out("You were signed out (in another tab, or the sign-in is too old). Sign in again.")
         return None
     if fresh != user:
         if fresh.role != user.role:
@@ -124,14 +176,24 @@ def guard_fragment(page: str) -> auth.User:
 
 
 def sign_in(user: auth.User) -> None:
-    st.session_state["user"] = user
-    st.session_state["last_activity"] = datetime.now(UTC)
+    """A new session: in this browser session, and in a cookie for a refresh or another tab."""
+    token, text = session_tokens.issue(get_app(), user)
+    st.session_state.update(user=user, last_activity=datetime.now(UTC), session_token=token,
+                            cookie_js=_cookie_script(text, token.expires))
 
 
-def sign_out(message: str | None = None) -> None:
+def sign_out(message: str | None = None, *, by_user: bool = False) -> None:
+    """End this browser session. `by_user` (the Sign out button): its cookie is refused everywhere from now on,
+    copies included; other endings (an account change, a lapse) already make the cookie invalid."""
     _stop_live_checkin()
+    token = st.session_state.get("session_token")
+    if by_user and token is not None:
+        session_tokens.sign_out(get_app(), token)
     for key in list(st.session_state.keys()):
-        del st.session_state[key]
+        if key != "app_ran":
+            del st.session_state[key]
+    st.session_state["cookie_checked"] = True  # not signed in again from the cookie this page loaded with
+    st.session_state["cookie_js"] = _cookie_script("", 0)
     if message:
         st.session_state["flash"] = message
 
@@ -164,6 +226,7 @@ def client_source() -> str:
 
 def sign_in_form() -> None:
     """The sign-in form (the sign-in page, and any page run without a signed-in user)."""
+    app_navigation_only()
     with st.form("login"):
         username = st.text_input("User name", key="login_username")
         password = st.text_input("Password", type="password", key="login_password")
@@ -178,8 +241,22 @@ def sign_in_form() -> None:
             st.rerun()
 
 
+def app_navigation_only() -> None:
+    """Run the app's own menu (streamlit_app.py), never Streamlit's folder-of-pages mode. Streamlit starts every
+    process in that mode because a `pages/` folder exists, and leaves it only when the main script calls
+    st.navigation: until then a visitor's bookmark (`/sessions`) ran that file alone, with a menu of every file in
+    the folder, and signing in there left them in it. A session whose main script has not run yet (nothing of
+    it can be pending then) leaves that mode and runs again: the main script opens the same address."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not st.session_state.get("app_ran"):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def require(page: str) -> auth.User:
     """Stop the page unless the signed-in user's role may open it (also when opened by URL)."""
+    app_navigation_only()
     before: auth.User | None = st.session_state.get("user")
     user = current_user()
     if before is not None and (user is None or (user.role, user.must_change) != (before.role, before.must_change)):
@@ -211,6 +288,7 @@ def public_view() -> tuple[str, str] | None:
 def require_view(page: str) -> str | None:
     """For the board and announcer: a valid link, or a signed-in role that may open the page.
     Returns the ceremony id fixed by the link, or None when a signed-in user picks one."""
+    app_navigation_only()
     if (link := public_view()) is not None and link[0] == page:
         return link[1]
     if st.query_params.get("token"):
