@@ -4,7 +4,7 @@ import streamlit as st
 from core import ceremonies, people
 from core.qr import qr_png
 from core.roster import RosterFileError, parse_roster
-from pages._ui import get_app, grid, keyed, plain, require
+from pages._ui import get_app, grid, keyed, plain, require, tabs_kept
 
 user = require("people")
 app = get_app()
@@ -139,7 +139,7 @@ def face_section(person: dict) -> None:
 
 st.title("People")
 find_tab, import_tab, photos_tab, identify_tab = st.tabs(["Find and edit", "Import roster", "Enroll photos (.zip)",
-                                                         "Identify a photo"])
+                                                         "Identify a photo"], **tabs_kept("people_tab"))
 
 with find_tab:
     query = st.text_input("Search", placeholder="Name in Thai or English, student id, department, phone…",

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core import people, privacy
-from pages._ui import get_app, grid, require
+from pages._ui import get_app, grid, require, tabs_kept
 
 user = require("privacy")
 app = get_app()
@@ -11,7 +11,7 @@ st.title("Privacy")
 if done := st.session_state.pop("privacy_done", None):
     st.success(done)
 policy_tab, consent_tab, retention_tab, erase_tab = st.tabs(["Policy", "Consent register", "Retention",
-                                                             "Erase a person"])
+                                                             "Erase a person"], **tabs_kept("privacy_tab"))
 
 with policy_tab:
     st.markdown(
@@ -56,8 +56,12 @@ with consent_tab:
     target = st.selectbox("Person", list(labels), format_func=labels.get, index=None, key="revoke_who",
                           placeholder="Pick a person with consent in force")
     reason = st.text_input("Why (kept in the audit trail)", key="revoke_reason")
-    if st.button("Revoke consent", disabled=not (target and reason.strip()), key="revoke_go"):
+    # Typed text reaches the app only when its box loses focus: a button disabled until then would swallow the
+    # click that moves the focus. It is enabled, and says what is missing.
+    if st.button("Revoke consent", disabled=not target, key="revoke_go"):
         try:
+            if not reason.strip():
+                raise privacy.PrivacyError("Write why the consent is revoked: the audit trail keeps it.")
             privacy.revoke_consent(app, target, user.username, reason)
         except privacy.PrivacyError as exc:
             st.error(str(exc))
@@ -96,12 +100,16 @@ with erase_tab:
                         key="erase_reason")
     keep = st.toggle("Keep their attendance under a pseudonym (counts and rates stay as they are)",
                      value=settings.erasure_keeps_attendance, key="erase_keep")
-    ready = bool(who) and typed.strip() == who and bool(why.strip())
     if who and typed.strip() and typed.strip() != who:
         st.warning("The id you typed is not the chosen person's.")
-    if st.button("Erase this person", type="primary", disabled=not ready, key="erase_go"):
+    # Enabled once a person is picked (see Revoke consent): the checks run on the click.
+    if st.button("Erase this person", type="primary", disabled=not who, key="erase_go"):
         with st.spinner("Erasing: rewriting the event log and rebuilding the database…"):
             try:
+                if typed.strip() != who:
+                    raise privacy.PrivacyError("Type the chosen person's student id to confirm.")
+                if not why.strip():
+                    raise privacy.PrivacyError("Write why they are erased (their request and its date).")
                 report = privacy.erase_person(app, who, user.username, why, keep_attendance=keep)
             except privacy.PrivacyError as exc:
                 st.error(str(exc))

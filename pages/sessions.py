@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import sessions
 from core.sessions import CORRECTION_STATUSES, LIVENESS, WEEKDAYS, SessionError
-from pages._ui import get_app, grid, guard_fragment, plain, require
+from pages._ui import get_app, grid, guard_fragment, plain, require, tabs_kept
 
 user = require("sessions")
 app = get_app()
@@ -38,7 +38,7 @@ def hhmm(at) -> str:
 st.title("Sessions")
 if flash := st.session_state.pop("sessions_flash", None):
     st.success(flash)
-today_tab, classes_tab, schedules_tab = st.tabs(["Today", "Classes", "Schedules"])
+today_tab, classes_tab, schedules_tab = st.tabs(["Today", "Classes", "Schedules"], **tabs_kept("sessions_tab"))
 
 
 # --- Today -----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import analytics, attendance, ceremonies, charts, exports, overview, people
-from pages._ui import get_app, grid, keyed, require
+from pages._ui import get_app, grid, keyed, require, tabs_kept
 
 user = require("statistics")
 app = get_app()
@@ -31,7 +31,50 @@ kpi_help = {"Late rate": "Late arrivals among those who came"}
 for col, (label, value) in zip(st.columns(6), exports.kpi_rows(analytics.kpis(db, filters)), strict=True):
     col.metric(label, value, help=kpi_help.get(label))
 
-attendance_tab, people_tab, ceremony_tab, export_tab = st.tabs(["Attendance", "People", "Ceremonies", "Export"])
+attendance_tab, people_tab, ceremony_tab, export_tab = st.tabs(["Attendance", "People", "Ceremonies", "Export"],
+                                                                  **tabs_kept("statistics_tab"))
+
+# The export is drawn first (it sits in the last tab): a change of format replaces what it shows at the start of the
+# run, not after every chart has been drawn again (the old format's Download button stayed on screen till then).
+with export_tab:
+    st.write("The detail rows of the current filters: one line per check-in (optionally one per absence too).")
+    with_absent = st.toggle("Include absences", value=False, key="export_absent")
+    fmt = st.radio("Format", ["CSV", "Excel", "PDF report"], horizontal=True, key="export_format")
+    wanted = (fmt, with_absent, filters)  # what a prepared file must match to be offered
+    if st.button("Prepare the export", type="primary", key="export_prepare"):
+        st.session_state.pop("export_ready", None)
+        bar = st.progress(0.0, text="Reading…")
+        chunks, done = [], 0
+        for n, chunk in enumerate(analytics.attendance_rows(db, filters, include_absent=with_absent), 1):
+            chunks.append(chunk)
+            done += len(chunk)
+            bar.progress(0.9 * (1 - 0.5 ** n), text=f"{done:,} rows read")  # the total is known only at the end
+        stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
+        try:
+            if fmt == "CSV":
+                data, mime, name = b"".join(exports.csv_stream(chunks)), "text/csv", f"attendance-{stamp}.csv"
+            elif fmt == "Excel":
+                data = exports.excel_bytes(chunks, "Attendance")
+                mime, name = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", \
+                    f"attendance-{stamp}.xlsx"
+            else:
+                bar.progress(0.96, text="Drawing the charts…")
+                table = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
+                data = exports.attendance_report_pdf(app, filters, table, class_names=class_names)
+                mime, name = "application/pdf", f"attendance-report-{stamp}.pdf"
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            bar.progress(1.0, text=f"{done:,} rows ready")
+            st.session_state["export_ready"] = (wanted, name, data, mime)
+    ready = st.session_state.get("export_ready")
+    if ready is not None and ready[0] == wanted:  # kept across reruns, gone once the format or filters change
+        _, name, data, mime = ready
+        st.download_button(f"Download {name}", data, file_name=name, mime=mime, key=f"export_download_{fmt}",
+                           on_click="ignore")
+    elif ready is not None:
+        st.session_state.pop("export_ready", None)
+
 
 
 with attendance_tab:
@@ -72,33 +115,3 @@ with ceremony_tab:
         b.plotly_chart(charts.seconds_histogram(analytics.call_to_stage(db, cid), "From call to stage",
                                                 "Seconds from the call to the front beam"), width="stretch")
         st.plotly_chart(charts.ceremony_timeline(analytics.ceremony_timeline(db, cid)), width="stretch")
-
-with export_tab:
-    st.write("The detail rows of the current filters: one line per check-in (optionally one per absence too).")
-    with_absent = st.toggle("Include absences", value=False, key="export_absent")
-    fmt = st.radio("Format", ["CSV", "Excel", "PDF report"], horizontal=True, key="export_format")
-    if st.button("Prepare the export", type="primary", key="export_prepare"):
-        bar = st.progress(0.0, text="Reading…")
-        chunks, done = [], 0
-        for n, chunk in enumerate(analytics.attendance_rows(db, filters, include_absent=with_absent), 1):
-            chunks.append(chunk)
-            done += len(chunk)
-            bar.progress(0.9 * (1 - 0.5 ** n), text=f"{done:,} rows read")  # the total is known only at the end
-        stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
-        try:
-            if fmt == "CSV":
-                data, mime, name = b"".join(exports.csv_stream(chunks)), "text/csv", f"attendance-{stamp}.csv"
-            elif fmt == "Excel":
-                data = exports.excel_bytes(chunks, "Attendance")
-                mime, name = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", \
-                    f"attendance-{stamp}.xlsx"
-            else:
-                bar.progress(0.96, text="Drawing the charts…")
-                table = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
-                data = exports.attendance_report_pdf(app, filters, table, class_names=class_names)
-                mime, name = "application/pdf", f"attendance-report-{stamp}.pdf"
-        except ValueError as exc:
-            st.error(str(exc))
-        else:
-            bar.progress(1.0, text=f"{done:,} rows ready")
-            st.download_button(f"Download {name}", data, file_name=name, mime=mime, key="export_download")

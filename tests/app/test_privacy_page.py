@@ -36,9 +36,15 @@ def test_admin_reads_the_policy_and_revokes_a_consent(consents):
     assert policy.set_index("Data").loc["Check-in face crops", "Kept for"] == "90 days"
     register = at.dataframe[1].value
     assert sorted(register["student_id"]) == ["6501001", "6501002"]
-    assert at.button(key="revoke_go").disabled
-    at.selectbox(key="revoke_who").set_value("6501002")
-    at.text_input(key="revoke_reason").input("asked by e-mail").run()
+    assert at.button(key="revoke_go").disabled  # nobody picked yet
+    at.selectbox(key="revoke_who").set_value("6501002").run()
+    # Enabled before the reason is in (a browser sends typed text only when the box loses focus: a button
+    # disabled until then swallowed the first click); a click without it says what is missing and does nothing.
+    assert not at.button(key="revoke_go").disabled
+    at.button(key="revoke_go").click().run()
+    assert texts(at, "error") == ["Write why the consent is revoked: the audit trail keeps it."]
+    assert page_app().db.scalar("SELECT count(*) FROM consents WHERE revoked_at IS NOT NULL") == 0
+    at.text_input(key="revoke_reason").input("asked by e-mail")
     at.button(key="revoke_go").click().run()
     assert not at.exception and not texts(at, "error")
     assert any("6501002 revoked" in s for s in texts(at, "success"))
@@ -62,9 +68,14 @@ def test_erasure_needs_the_typed_id_and_a_reason(consents):
     at.text_input(key="erase_confirm").input("6501002")
     at.text_input(key="erase_reason").input("written request 2026-11-20").run()
     assert "The id you typed is not the chosen person's." in texts(at, "warning")
-    assert at.button(key="erase_go").disabled
-    at.text_input(key="erase_confirm").input("6501001").run()
-    assert not at.button(key="erase_go").disabled
+    at.button(key="erase_go").click().run()  # enabled (see above), refused on the click
+    assert texts(at, "error") == ["Type the chosen person's student id to confirm."]
+    at.text_input(key="erase_confirm").input("6501001")
+    at.text_input(key="erase_reason").input(" ")
+    at.button(key="erase_go").click().run()
+    assert texts(at, "error") == ["Write why they are erased (their request and its date)."]
+    assert page_app().db.scalar("SELECT count(*) FROM people") == 60
+    at.text_input(key="erase_reason").input("written request 2026-11-20")
     at.button(key="erase_go").click().run()
     assert not at.exception and not texts(at, "error")
     done = [s for s in texts(at, "success") if s.startswith("Erased.")]

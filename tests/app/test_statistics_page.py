@@ -45,6 +45,23 @@ def test_each_export_format_is_prepared_for_download(seeded):
         assert button.proto.label.endswith(suffix), button.proto.label
 
 
+def test_a_prepared_file_stays_for_its_format_only(seeded):
+    """Issue #13 item 10: the previous format's Download button stayed after the format changed."""
+    at = as_user(STATS, "vi").run()
+    at.button(key="export_prepare").click().run()
+    [button] = at.get("download_button")
+    assert button.proto.label.endswith(".csv")
+    at.run()  # any other rerun (a click elsewhere, a download) keeps it
+    assert [b.proto.label for b in at.get("download_button")] == [button.proto.label]
+    at.radio(key="export_format").set_value("Excel").run()
+    assert at.get("download_button") == []  # nothing offered until the Excel file is prepared
+    at.radio(key="export_format").set_value("CSV").run()
+    assert at.get("download_button") == []  # the old file is gone, not offered again
+    at.button(key="export_prepare").click().run()
+    at.toggle(key="export_absent").set_value(True).run()
+    assert at.get("download_button") == []  # other rows: prepare again
+
+
 def test_a_person_picked_in_the_people_tab_is_dropped_when_the_filters_change(seeded):
     """Issue #13 (as on the People page): row 1 of other filters' people is someone else."""
     at = as_user(STATS, "vi").run()
