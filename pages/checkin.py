@@ -52,6 +52,7 @@ def end_attendance_button(app, session_id: str, actor: str) -> None:
         if allowed_now("checkin") is None:  # a callback runs before the page's guard
             return
         sessions.end_session(app, session_id, actor)
+        live.refresh()  # the video's banner says ENDED from its next frame
 
     def ask(value: bool) -> None:
         st.session_state["confirm_end"] = value

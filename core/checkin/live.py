@@ -61,13 +61,18 @@ class Seen:
 class LiveCheckin:
     def __init__(self, app: Rollcall, operator: str, *, alerts=None, k: int = 3, n: int = 5,
                  reverify_ms: int = 3000, qr_every: int = 6, rules: LivenessRules | None = None,
-                 background: bool = False):
+                 background: bool = False, status_every_ms: int = 1000):
         """`background`: recognise on a thread of its own, so video keeps the detector's frame rate while
         new faces are recognised (the page); without it each frame waits for its recognitions (tests, batch)."""
         self.app = app
         self.operator = operator
         self.alerts = alerts
         self.reverify_ms = reverify_ms
+        # The video reads its session's state itself this often (by the frames' clock): ended on this page, on
+        # the Sessions page or on another instance, the banner says so within about a second, whether or not the
+        # page's timed refresh runs (a browser slows the timers of a tab in the background).
+        self.status_every_ms = status_every_ms
+        self._status_read_ms: int | None = None
         self.qr_every = qr_every
         self.rules = rules or LivenessRules(min_sharpness=app.settings.min_sharpness)
         self.tracker = Tracker(k=k, n=n)
@@ -154,6 +159,7 @@ class LiveCheckin:
         """Look at one BGR frame; returns it with boxes, names, scores, liveness and the session status."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         started = time.perf_counter()
+        self._read_status(now_ms)
         faces = self.app.faces.engine.detect(image)
         with self._lock:
             tracks = self.tracker.update([f.box for f in faces], now_ms)
@@ -168,6 +174,19 @@ class LiveCheckin:
             overlay.draw_face(image, box, lines, colour)
         overlay.draw_banner(image, *banner)
         return image
+
+    def _read_status(self, now_ms: int) -> None:
+        """The session's row again (started, ended, its setup), when `status_every_ms` has passed."""
+        session_id = self.session_id
+        last = self._status_read_ms
+        if session_id is None or (last is not None and 0 <= now_ms - last < self.status_every_ms):
+            return
+        self._status_read_ms = now_ms
+        rows = self.app.db.query("SELECT * FROM sessions WHERE session_id = ?", [session_id])
+        with self._lock:
+            if rows.empty or self.session is None or self.session_id != session_id:
+                return
+            self.session = {**self.session, **rows.iloc[0].to_dict()}
 
     def _look_at(self, image: np.ndarray, face, track: Track, now_ms: int) -> None:
         state = track.state

@@ -216,3 +216,20 @@ def test_a_persons_own_card_from_the_people_page_checks_them_in(live_app, tmp_pa
     live.use_session("S1")
     run(live, canvas(card), 2)
     assert attendance(live_app, "S1")[["student_id", "method"]].values.tolist() == [[BIDEN, "qr"]]
+
+
+def test_the_video_learns_within_a_second_that_the_session_ended_elsewhere(live_app, picture):
+    """Issue #13 item 10: after End attendance the overlay still said ACTIVE 13 s later. The video reads the
+    session's state itself (by the frames' clock), whether or not the page refreshes it."""
+    schedule(live_app, "S1")
+    live = LiveCheckin(live_app, "op")
+    live.use_session("S1")
+    frame = canvas(picture("obama2.jpg"))
+    t0 = int(time.time() * 1000)
+    assert tuple(live.process(frame.copy(), t0)[5, 5]) == (60, 170, 60)  # green banner: ACTIVE
+    live_app.submit(event("session.ended", {"session_id": "S1"}))  # ended on another page (or instance)
+    banners = [tuple(live.process(frame.copy(), t0 + ms)[5, 5]) for ms in (200, 500, 1000, 1050)]
+    live.close()
+    green, red = (60, 170, 60), (50, 50, 220)
+    assert banners == [green, green, red, red]  # read again once a second of frames has passed: ENDED, in red
+    assert live.session["status"] == "ended"
