@@ -67,6 +67,19 @@ def tabs_kept(key: str) -> dict:
     return {"key": key, "on_change": "rerun"}
 
 
+def screen_links(ceremony_id: str) -> None:
+    """The big screens' links as links to click, each with a QR code to open it on the screen's own device (a TV's
+    browser, a tablet) without typing a token; st.code beside it copies it."""
+    from core import screens
+
+    url = st.context.url if isinstance(st.context.url, str) else None  # (a test harness has no browser)
+    for link in screens.screen_links(get_app(), ceremony_id, url):
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.markdown(f"**[{link.label}]({link.url})**")
+        left.code(link.url, language=None, wrap_lines=True)
+        right.image(link.qr(), width=140, caption="Open on the screen")
+
+
 def grid(data, **kwargs):
     """st.dataframe for every table of the app: a missing value is an empty cell, not the word "None"."""
     kwargs.setdefault("placeholder", "")
@@ -274,6 +287,16 @@ def require(page: str) -> auth.User:
     return user
 
 
+BAD_SCREEN_LINK = ("This screen link does not work: it has expired (links last a few days), staff revoked it, or it "
+                   "was copied incompletely. Ask staff for a new one: Ceremony console → Links for the big screens "
+                   "(click it, or scan its QR code on this device).")
+
+
+def bad_screen_link() -> bool:
+    """The address is a big-screen link (it carries a token) that public_view refused."""
+    return bool(st.query_params.get("token")) and st.query_params.get("view") in ("board", "announcer")
+
+
 def public_view() -> tuple[str, str] | None:
     """(view, ceremony id) when the URL is a valid read-only big-screen link (no sign-in needed)."""
     from core.ceremonies import check_view_token
@@ -291,8 +314,7 @@ def require_view(page: str) -> str | None:
     app_navigation_only()
     if (link := public_view()) is not None and link[0] == page:
         return link[1]
-    if st.query_params.get("token"):
-        st.warning("This screen link is not valid: it has expired or was revoked. Ask staff for a new link, or sign "
-                   "in.")
+    if bad_screen_link():
+        st.warning(BAD_SCREEN_LINK)
     require(page)
     return None

@@ -6,7 +6,7 @@ from core import ceremonies
 from core.ceremony import LABELS, STATUSES, CeremonyError
 from core.qr import qr_png
 from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, status_chip
-from pages._ui import allowed_now, get_app, grid, guard_fragment, plain, require
+from pages._ui import allowed_now, get_app, grid, guard_fragment, plain, require, screen_links
 
 user = require("ceremony")
 app = get_app()
@@ -61,14 +61,10 @@ top[2].toggle("Auto-advance", value=bool(info["auto_advance"]), key="auto_advanc
               on_change=lambda: do(ceremonies.act, app, user.username, ceremony_id, "ceremony.settings",
                                    auto_advance=st.session_state["auto_advance"]))
 
-token = ceremonies.view_token(app, ceremony_id)
 with st.expander("Links for the big screens (read-only, no sign-in)"):
-    base = f"?ceremony={ceremony_id}&token={token}"
-    st.code(f"{base}&view=board", language=None)
-    st.code(f"{base}&view=announcer", language=None)
-    st.code(f"{base}&view=announcer&mode=lower-third&bg=green", language=None)
-    st.caption(f"Append these to the app's address. Anyone with a link can watch; nobody can act through it. They "
-               f"work for {app.settings.view_link_days} days, until you revoke them.")
+    screen_links(ceremony_id)
+    st.caption(f"Open a link on the screen's device, or scan its QR code there. Anyone with a link can watch; nobody "
+               f"can act through it. They work for {app.settings.view_link_days} days, until you revoke them.")
     if st.button("Revoke these links", key="revoke_links", help="Every link given out so far stops working."):
         ceremonies.revoke_links(app, user.username, ceremony_id, "revoked on the console")
         st.rerun()

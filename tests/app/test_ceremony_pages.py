@@ -78,7 +78,10 @@ def test_board_link_works_without_sign_in_only_with_the_right_token(seeded):
     bad = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=30)
     bad.query_params.update({"view": "board", "ceremony": cid, "token": "x" * 24})
     bad.run()
-    assert [t.value for t in bad.title] == ["Rollcall"]  # the sign-in page
+    # Not a bare sign-in page: it says why the link does not work and what to do (issue #13).
+    assert [t.value for t in bad.title] == ["This screen link does not work"]
+    assert "expired" in bad.error[0].value and "Links for the big screens" in bad.error[0].value
+    assert bad.text_input(key="login_username") is not None  # staff may still sign in there
 
 
 def test_announcer_shows_the_current_name_escaped(seeded):
