@@ -73,12 +73,13 @@ def status_chip(status: str) -> str:
 
 
 def counts_row(progress: ceremonies.Progress, tz) -> None:
-    cols = st.columns(6)
-    for col, status in zip(cols, ("pending", "waiting", "on_stage", "received", "absent"), strict=False):
-        col.metric(LABELS[status], progress.counts[status])
+    # A row that wraps (columns would stack one a line on a phone: Call next was two screens below the counters).
+    row = st.container(horizontal=True, horizontal_alignment="distribute", gap="medium")
+    for status in ("pending", "waiting", "on_stage", "received", "absent"):
+        row.metric(LABELS[status], progress.counts[status], width="content")
     end = progress.pace.expected_end_ms
-    cols[5].metric("Expected end", datetime.fromtimestamp(end / 1000, tz).strftime("%H:%M") if end else "–",
-                   help="From the live pace: the median time between two graduates received.")
+    row.metric("Expected end", datetime.fromtimestamp(end / 1000, tz).strftime("%H:%M") if end else "–",
+               help="From the live pace: the median time between two graduates received.", width="content")
     st.progress(progress.done / progress.total if progress.total else 0.0,
                 text=f"{progress.done} of {progress.total} done"
                      + (f" · {progress.pace.seconds_per_graduate:.0f} s per graduate"
