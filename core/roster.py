@@ -514,7 +514,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "guardian_name": (
         "guardian", "guardian name", "parent", "ผู้ปกครอง", "ชื่อผู้ปกครอง", "parent name", "parent/guardian",
-        "ชื่อ-นามสกุลผู้ปกครอง", "ชื่อ-สกุลผู้ปกครอง",
+        "ชื่อ-นามสกุลผู้ปกครอง", "ชื่อ-สกุลผู้ปกครอง", "parents", "parent's name", "parents' names",
+        "guardian's name", "บิดา/มารดา", "บิดามารดา", "ชื่อบิดามารดา", "ชื่อบิดา/มารดา", "ผู้ปกครอง (บิดา/มารดา)",
     ),
     "department": (
         "department", "dept", "faculty", "major", "program", "สาขา", "สาขาวิชา", "คณะ", "ภาควิชา",
@@ -538,6 +539,13 @@ _GENERIC_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "ชื่อ", "first name", "firstname", "given name", "ชื่อจริง"),
     "department": ("class", "ห้อง", "ชั้น", "ระดับชั้น"),
     "phone": ("contact",),
+    # A father's or mother's column is the guardian when no guardian / parent column is given (seed rosters name
+    # it "Father Name" or `fatherName`); with both, the first is used and the other listed as not imported.
+    "guardian_name": (
+        "father", "father name", "father's name", "father full name", "mother", "mother name", "mother's name",
+        "mother full name", "บิดา", "ชื่อบิดา", "ชื่อ-สกุลบิดา", "ชื่อ-นามสกุลบิดา", "มารดา", "ชื่อมารดา",
+        "ชื่อ-สกุลมารดา", "ชื่อ-นามสกุลมารดา",
+    ),
     "ceremony_order": ("no.", "ที่"),
 }
 _SHOWN_ALIASES: dict[str, tuple[str, ...]] = {  # for "expected one of ..." messages
@@ -880,6 +888,20 @@ def parse_roster(
     return preview
 
 
+def _header_text(header: _Header, index: int) -> str | None:
+    return header.texts[index] if index < len(header.texts) else None
+
+
+def column_letter(index: int) -> str:
+    """A 0-based column as a spreadsheet names it: A … Z, AA, AB …"""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def _read_table(
     preview: RosterPreview, sheets: list[tuple[str, Iterator[_Record]]], clean: _Cleaner, name: str, max_rows: int
 ) -> None:
@@ -905,7 +927,7 @@ def _read_table(
         )
 
     title, header, records, first = chosen
-    preview.ignored_columns = header.ignored
+    preview.ignored_columns = list(header.ignored)
     preview.notes.extend(header.notes)
     if len(sheets) > 1:
         preview.notes.append(f"Read the sheet '{title}'; the workbook's other sheets were not read.")
@@ -915,6 +937,7 @@ def _read_table(
     checker = _RowChecker()
     data_rows = 0
     repeated_headers: list[int] = []
+    unnamed: set[int] = set()  # columns without a header that hold something: not imported either
     for line, cells in records:
         values = {
             column: clean(cells[index]) if index < len(cells) else None
@@ -925,6 +948,8 @@ def _read_table(
         if all(values[column] == header.texts[index] for column, index in header.columns.items()):
             repeated_headers.append(line)  # exports glued together repeat the header mid-file
             continue
+        unnamed.update(i for i in range(len(cells)) if i not in unnamed and not _header_text(header, i)
+                       and clean(cells[i]) is not None)
         data_rows += 1
         if data_rows > max_rows:
             raise RosterFileError(f"{name} has more than {max_rows:,} rows; split it into smaller files.")
@@ -934,6 +959,7 @@ def _read_table(
 
     preview.rows = checker.rows
     preview.errors = checker.errors
+    preview.ignored_columns += [f"column {column_letter(i)} (no header)" for i in sorted(unnamed)]
     if repeated_headers:
         count = len(repeated_headers)
         listed = ", ".join(str(line) for line in repeated_headers[:5]) + (", ..." if count > 5 else "")

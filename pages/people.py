@@ -220,14 +220,15 @@ with import_tab:
             st.error(plain(f"{uploaded.name}: {exc}"))
         else:
             for note in preview.notes:
-                st.info(note)
+                st.info(plain(note))  # notes quote the file's own headers
             summary = people.preview_summary(app, preview)
             c1, c2, c3 = st.columns(3)
             c1.metric("New people", summary["new"])
             c2.metric("Updated", summary["updated"])
             c3.metric("Rows with errors", summary["errors"])
             if preview.ignored_columns:
-                st.caption("Columns not used: " + ", ".join(preview.ignored_columns))
+                st.warning("Not imported (no field of a person matches them): "
+                           + ", ".join(f"'{plain(c)}'" for c in preview.ignored_columns))
             if preview.errors:
                 st.error("Fix these rows and upload the file again; nothing has been imported.")
                 grid(pd.DataFrame([{"Row": e.line, "Column": LABELS.get(e.column, e.column),

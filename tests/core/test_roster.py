@@ -305,7 +305,7 @@ def test_english_header_variants_and_ignored_columns():
         "student_id": "R1", "name": "Ann Lee", "name_en": "Ann Lee", "guardian_name": "Bob Lee",
         "department": "Math", "phone": "0812345678", "email": "ann@school.org", "ceremony_order": 7,
     }
-    assert preview.ignored_columns == ["Remark"]
+    assert preview.ignored_columns == ["Remark", "column J (no header)"]  # the last column has no header
 
 
 def test_thai_header_variants():
@@ -574,3 +574,36 @@ def test_row_limit_counts_data_rows_only():
         parse_csv(to_csv(rows), max_rows=4)
     with pytest.raises(RosterFileError, match="more than 4 rows"):
         parse_roster(xlsx_bytes(rows), "roster.xlsx", max_rows=4)
+
+
+@pytest.mark.parametrize("header", ["Father Name", "fatherName", "FATHER_NAME", "father's name", "Mother Name",
+                                    "motherName", "บิดา", "ชื่อบิดา", "มารดา", "ชื่อ-นามสกุลมารดา", "Parents",
+                                    "บิดา/มารดา"])
+def test_a_fathers_or_mothers_column_is_the_guardian(header):
+    """Issue #13: seed rosters name the parent "Father Name" or `fatherName`."""
+    preview = parse_csv(to_csv([["Student ID", "Name", header], ["6401001", "สมชาย ใจดี", "นายสมศักดิ์ ใจดี"]]))
+    assert preview.ok and preview.rows[0].guardian_name == "นายสมศักดิ์ ใจดี"
+    assert preview.ignored_columns == []
+
+
+def test_a_guardian_column_wins_over_father_and_mother_and_the_rest_is_listed():
+    header = ["Student ID", "Name", "Father Name", "Mother Name", "ผู้ปกครอง", "Nickname", None, "Blood type"]
+    preview = parse_csv(to_csv([header, ["6401001", "Ann Lee", "Bob Lee", "Eve Lee", "Aunt May", "Annie", "x", ""],
+                                ["6401002", "Ben Lee", "Bob Lee", "Eve Lee", "Aunt May", "", "", "O"]]))
+    assert [r.guardian_name for r in preview.rows] == ["Aunt May", "Aunt May"]
+    # Every column that was not imported is named, a blank-headed one with data by its letter.
+    assert preview.ignored_columns == ["Nickname", "Blood type", "Father Name", "Mother Name", "column G (no header)"]
+    assert any("'ผู้ปกครอง'" in n and "'Father Name'" in n and "'Mother Name'" in n for n in preview.notes)
+
+
+def test_father_and_mother_without_a_guardian_column_uses_the_first():
+    preview = parse_csv(to_csv([["Student ID", "Name", "Mother Name", "Father Name"], ["1", "Ann", "Eve", "Bob"]]))
+    assert preview.rows[0].guardian_name == "Eve" and preview.ignored_columns == ["Father Name"]
+
+
+@pytest.mark.parametrize(("index", "letter"), [(0, "A"), (25, "Z"), (26, "AA"), (27, "AB"), (701, "ZZ"),
+                                                (702, "AAA")])
+def test_column_letters(index, letter):
+    from core.roster import column_letter
+
+    assert column_letter(index) == letter
