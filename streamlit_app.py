@@ -4,13 +4,14 @@ import logging
 
 import streamlit as st
 
-from pages._ui import current_user, get_app, public_view, session_cookie, sign_in_form, sign_out
+from pages._ui import current_user, get_app, kiosk_session, public_view, session_cookie, sign_in_form, sign_out
 
 # (key in core.auth.PAGE_ROLES, file, title, icon, menu section)
 PAGES = [
     ("home", "pages/home.py", "Overview", ":material/dashboard:", "Operations"),
     ("sessions", "pages/sessions.py", "Sessions", ":material/event:", "Operations"),
     ("checkin", "pages/checkin.py", "Check-in", ":material/photo_camera_front:", "Operations"),
+    ("kiosk", "pages/kiosk.py", "Check-in kiosk", ":material/tablet:", "Operations"),
     ("people", "pages/people.py", "People", ":material/groups:", "Operations"),
     ("statistics", "pages/statistics.py", "Statistics", ":material/monitoring:", "Operations"),
     ("ceremony", "pages/ceremony.py", "Ceremony console", ":material/school:", "Ceremony"),
@@ -49,6 +50,15 @@ elif user is None:
     nav = st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:", default=True)]
                         + [st.Page(sign_in_page, title="Sign in", url_path=key, visibility="hidden")
                            for key in PAGE_KEYS], position="hidden")
+elif kiosk_session() is not None:
+    # A locked kiosk: its one page, no menu, no sign-out (staff unlock it on the page with their password). A
+    # kiosk's cookie never becomes a staff session: an account that may no longer run one is signed out.
+    if not user.may_open("kiosk"):
+        sign_out("This kiosk was closed: its account changed.")
+        st.rerun()
+    nav = st.navigation([st.Page("pages/kiosk.py", title="Check-in kiosk", url_path="kiosk", default=True)],
+                        position="hidden")
+    user = None  # nothing of the staff session in the sidebar
 elif user.must_change:
     nav = st.navigation([st.Page("pages/account.py", title="Choose a new password", icon=":material/key:")])
 else:

@@ -41,6 +41,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "people": frozenset({Role.ADMIN, Role.OPERATOR}),
     "sessions": frozenset({Role.ADMIN, Role.OPERATOR}),
     "checkin": frozenset({Role.ADMIN, Role.OPERATOR}),
+    "kiosk": frozenset({Role.ADMIN, Role.OPERATOR}),
     "my_attendance": frozenset({Role.STUDENT}),
     "statistics": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
     "ceremony": frozenset({Role.ADMIN, Role.OPERATOR}),

@@ -100,8 +100,8 @@ def current_user() -> auth.User | None:
         return _restore_from_cookie()
     now = datetime.now(UTC)
     last = st.session_state.get("last_activity", now)
-    if auth.session_expired(last, now, get_settings().session_timeout_minutes):
-        sign_out("You were signed out after a period of inactivity.")
+    if kiosk_session() is None and auth.session_expired(last, now, get_settings().session_timeout_minutes):
+        sign_out("You were signed out after a period of inactivity.")  # (a kiosk stands unattended on purpose)
         return None
     fresh = _reread(user)
     if fresh is not None:
@@ -195,6 +195,35 @@ def sign_in(user: auth.User) -> None:
                             cookie_js=_cookie_script(text, token.expires))
 
 
+def kiosk_session() -> str | None:
+    """The attendance session this browser is locked to as a check-in kiosk, or None (a staff session)."""
+    token = st.session_state.get("session_token")
+    return None if token is None else token.kiosk
+
+
+def lock_kiosk(user: auth.User, session_id: str) -> None:
+    """Turn this browser into a kiosk for one session: a new cookie scoped to it (a refresh stays locked), the
+    staff session it replaces is ended."""
+    old = st.session_state.get("session_token")
+    token, text = session_tokens.issue(get_app(), user, kiosk=session_id)
+    st.session_state.update(session_token=token, cookie_js=_cookie_script(text, token.expires))
+    if old is not None:
+        session_tokens.sign_out(get_app(), old)
+
+
+def unlock_kiosk(username: str, password: str) -> None:
+    """Staff unlock a kiosk with their own password (checked like a sign-in, throttled): the browser becomes their
+    staff session; the kiosk's cookie is refused from now on. Raises auth.AuthError."""
+    user = auth.login(get_app(), username, password, source=client_source())
+    if not user.may_open("kiosk") or user.must_change:
+        raise auth.AuthError("Only staff who may run a kiosk can unlock it.")
+    old = st.session_state.get("session_token")
+    _stop_live_checkin()
+    sign_in(user)
+    if old is not None:
+        session_tokens.sign_out(get_app(), old)
+
+
 def sign_out(message: str | None = None, *, by_user: bool = False) -> None:
     """End this browser session. `by_user` (the Sign out button): its cookie is refused everywhere from now on,
     copies included; other endings (an account change, a lapse) already make the cookie invalid."""
@@ -212,10 +241,11 @@ def sign_out(message: str | None = None, *, by_user: bool = False) -> None:
 
 
 def _stop_live_checkin() -> None:
-    # The check-in camera records on a video thread in the operator's name: it records nothing from now on.
-    live = st.session_state.get("checkin_live")
-    if live is not None:
-        live.use_session(None)
+    # The check-in cameras record on a video thread in the operator's name: they record nothing from now on.
+    for key in ("checkin_live", "kiosk_live"):
+        live = st.session_state.get(key)
+        if live is not None:
+            live.use_session(None)
 
 
 def client_source() -> str:

@@ -130,7 +130,7 @@ def test_an_expired_or_tampered_cookie_is_refused(app_server, browser):
     good = forged(app_server, "op-forge", password_hash, issued=now - 60, expires=now + 600)
     expired = forged(app_server, "op-forge", password_hash, issued=now - 7200, expires=now - 60)
     fields = good.split("~")
-    tampered = "~".join([*fields[:4], str(int(now) + 40_000), fields[5]])  # a later expiry, the old signature
+    tampered = "~".join([*fields[:4], str(int(now) + 40_000), *fields[5:]])  # a later expiry, the old signature
     other_user = "~".join([fields[0], "admin", *fields[2:]])
     # The genuine one proves the set-up: it signs in without a password.
     page = with_cookie(browser, app_server, good)

@@ -35,20 +35,21 @@ def test_a_fresh_token_signs_the_user_in_again(app):
     assert "operator-pw-1" not in text and user.password_fp not in text
 
 
-@pytest.mark.parametrize("change", ["user", "session", "issued", "expires", "mac"])
+@pytest.mark.parametrize("change", ["user", "session", "issued", "expires", "scope", "mac"])
 def test_a_tampered_token_is_refused(app, change):
     add_operator(app, "op2")
     user = add_operator(app)
     _, text = session_tokens.issue(app, user, now=NOW)
     fields = text.split("~")
-    index = ["v", "user", "session", "issued", "expires", "mac"].index(change)
+    index = ["v", "user", "session", "issued", "expires", "scope", "mac"].index(change)
     fields[index] = {"user": "op2", "session": "A" * 22, "issued": str(int(NOW) - 5),
-                     "expires": str(int(NOW) + 7200), "mac": "0" * 32}[change]
+                     "expires": str(int(NOW) + 7200), "scope": "kiosk:S1", "mac": "0" * 32}[change]
     assert session_tokens.restore(app, "~".join(fields), now=NOW + 60) is None
 
 
-@pytest.mark.parametrize("text", ["", "garbage", "v1~op1", "v1~op1~x~1~2~3", "v1~OP1~" + "a" * 22 + "~1~2~" + "0" * 32,
-                                  "%C3%A9", "v1~op1~" + "a" * 22 + "~1790000000~1790000600~" + "g" * 32])
+@pytest.mark.parametrize("text", ["", "garbage", "v1~op1", "v1~op1~x~1~2~3", "v1~OP1~" + "a" * 22 + "~1~2~~" + "0" * 32,
+                                  "%C3%A9", "v1~op1~" + "a" * 22 + "~1790000000~1790000600~~" + "g" * 32,
+                                  "v1~op1~" + "a" * 22 + "~1790000000~1790000600~kiosk:a~b~" + "0" * 32])
 def test_garbled_tokens_are_refused(app, text):
     add_operator(app)
     assert session_tokens.restore(app, text, now=NOW) is None
@@ -118,3 +119,20 @@ def test_another_secret_refuses_the_token(tmp_path, monkeypatch):
     b.submit(*events)
     assert session_tokens.restore(b, text) is None
     b.close()
+
+
+def test_a_kiosk_token_names_its_session_and_does_not_lapse_when_untouched(app):
+    user = add_operator(app)
+    token, text = session_tokens.issue(app, user, now=NOW, kiosk="CPE401-2026-11-23-0900")
+    assert token.kiosk == "CPE401-2026-11-23-0900" and "~kiosk:CPE401-2026-11-23-0900~" in text
+    hours = app.settings.session_max_hours
+    restored, _ = session_tokens.restore(app, text, now=NOW + hours * 3600 - 1)  # nobody touched it all day
+    assert restored.kiosk == "CPE401-2026-11-23-0900"
+    assert session_tokens.restore(app, text, now=NOW + hours * 3600) is None
+    # The scope is signed: a kiosk cannot make itself a staff session by dropping it.
+    unscoped = text.replace("~kiosk:CPE401-2026-11-23-0900~", "~~")
+    assert session_tokens.restore(app, unscoped, now=NOW + 60) is None
+    staff, _ = session_tokens.issue(app, user, now=NOW)
+    assert staff.kiosk is None
+    with pytest.raises(ValueError):
+        session_tokens.issue(app, user, kiosk="a~b")
