@@ -56,8 +56,10 @@ elif kiosk_session() is not None:
     if not user.may_open("kiosk"):
         sign_out("This kiosk was closed: its account changed.")
         st.rerun()
-    nav = st.navigation([st.Page("pages/kiosk.py", title="Check-in kiosk", url_path="kiosk", default=True)],
-                        position="hidden")
+    kiosk = st.Page("pages/kiosk.py", title="Check-in kiosk", url_path="kiosk", default=True)
+    nav = st.navigation([kiosk] + [st.Page(lambda: st.switch_page(kiosk), title="Check-in kiosk", url_path=key,
+                                           visibility="hidden") for key in PAGE_KEYS if key != "kiosk"],
+                        position="hidden")  # any other address typed on the kiosk leads back to it
     user = None  # nothing of the staff session in the sidebar
 elif user.must_change:
     nav = st.navigation([st.Page("pages/account.py", title="Choose a new password", icon=":material/key:")])
