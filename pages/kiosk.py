@@ -80,7 +80,8 @@ def welcome_panel() -> None:
         st.markdown(f"<div data-testid='rc-welcome' data-student='{html.escape(welcome.student_id)}' "
                     f"style='background:#16a34a;color:white;border-radius:16px;padding:28px 24px;"
                     f"font-size:2.6rem;font-weight:700;line-height:1.2'>✓ Welcome, {html.escape(welcome.name)}"
-                    f"<div style='font-size:1.1rem;font-weight:400;opacity:.9'>{at:%H:%M}{late}</div></div>",
+                    f"<div style='font-size:1.1rem;font-weight:400;opacity:.9'>{at.astimezone(app.settings.tz):%H:%M}"
+                    f"{late}</div></div>",
                     unsafe_allow_html=True)
         if new is not None:  # the chime once, with the welcome that brought it
             st.audio(chime_wav(), format="audio/wav", autoplay=True)
