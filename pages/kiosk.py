@@ -73,9 +73,11 @@ def welcome_panel() -> None:
     new = next_welcome(attendance.latest_checkins(app, locked, limit=1), since, shown[0].key if shown else None)
     now = datetime.now(UTC)
     if new is not None:
-        shown = st.session_state["kiosk_welcome"] = (new, now)
+        serial = st.session_state.get("kiosk_welcomes", 0) + 1
+        st.session_state["kiosk_welcomes"] = serial
+        shown = st.session_state["kiosk_welcome"] = (new, now, serial)
     if shown is not None and (now - shown[1]).total_seconds() < WELCOME_SECONDS:
-        welcome, at = shown
+        welcome, at, serial = shown
         late = " · late" if welcome.status == "late" else ""
         st.markdown(f"<div data-testid='rc-welcome' data-student='{html.escape(welcome.student_id)}' "
                     f"style='background:#16a34a;color:white;border-radius:16px;padding:28px 24px;"
@@ -83,7 +85,9 @@ def welcome_panel() -> None:
                     f"<div style='font-size:1.1rem;font-weight:400;opacity:.9'>{at.astimezone(app.settings.tz):%H:%M}"
                     f"{late}</div></div>",
                     unsafe_allow_html=True)
-        if new is not None:  # the chime once, with the welcome that brought it
+        # The chime, kept on screen with its welcome: the same element on every timed rerun plays once; the next
+        # welcome's container has another key, so its chime is a new element that plays again.
+        with st.container(key=f"kiosk_chime_{serial}", height=1, border=False):
             st.audio(chime_wav(), format="audio/wav", autoplay=True)
     else:
         st.markdown("<div data-testid='rc-kiosk-ready' style='font-size:2rem;font-weight:600'>Look at the camera"
@@ -95,16 +99,23 @@ def welcome_panel() -> None:
 with side:
     welcome_panel()
 
-with st.expander("Staff"), st.form("kiosk_unlock", clear_on_submit=True):
-    who = st.text_input("User name", key="kiosk_unlock_user")
-    password = st.text_input("Password", type="password", key="kiosk_unlock_password")
-    if st.form_submit_button("Unlock"):
-        try:
-            unlock_kiosk(who, password)
-        except auth.AuthError as exc:
-            st.error(str(exc))
-        else:
-            for key in ("kiosk_live", "kiosk_welcome", "kiosk_since"):
-                st.session_state.pop(key, None)
-            st.session_state["flash"] = "Kiosk unlocked."
-            st.rerun()
+def unlock_now() -> None:
+    """A callback, not the button's return value: the welcome panel's timed reruns must not swallow the click."""
+    who, password = st.session_state.get("kiosk_unlock_user", ""), st.session_state.get("kiosk_unlock_password", "")
+    st.session_state["kiosk_unlock_password"] = ""
+    try:
+        unlock_kiosk(who, password)
+    except auth.AuthError as exc:
+        st.session_state["kiosk_unlock_error"] = str(exc)
+    else:
+        for key in ("kiosk_live", "kiosk_welcome", "kiosk_since", "kiosk_unlock_user"):
+            st.session_state.pop(key, None)
+        st.session_state["flash"] = "Kiosk unlocked."
+
+
+with st.expander("Staff"), st.form("kiosk_unlock"):
+    st.text_input("User name", key="kiosk_unlock_user")
+    st.text_input("Password", type="password", key="kiosk_unlock_password")
+    st.form_submit_button("Unlock", on_click=unlock_now)
+    if error := st.session_state.pop("kiosk_unlock_error", None):
+        st.error(error)
