@@ -14,12 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from core.eventlog import Event, now_ms
+from core.timeutil import from_ms
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ class UnknownFaceAlerts:
         return self.client is not None and not self._closed
 
     def caption(self, source: str, at_ms: int | None = None) -> str:
-        at = datetime.fromtimestamp((now_ms() if at_ms is None else at_ms) / 1000, tz=UTC)
+        at = from_ms(now_ms() if at_ms is None else at_ms)
         return f"Unknown face at {source}, {at.astimezone(self.app.settings.tz):%Y-%m-%d %H:%M:%S}"
 
     def offer(self, track_key: str, jpeg: bytes, caption: str | None = None, source: str = "camera") -> bool:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ import pandas as pd
 from core.db import Database
 from core.names import sort_sql
 from core.session_rules import STATE_SQL
+from core.timeutil import day_bounds
 
 GRAINS = ("day", "week", "month", "quarter", "year")
 SAMPLE_ROWS = 200_000  # distributions (lateness, scores) above this many rows are drawn from a reservoir sample
@@ -56,8 +57,7 @@ class Filters:
 
 def _bounds(db: Database, f: Filters) -> tuple[datetime, datetime]:
     """[local midnight of start, local midnight after end) as aware datetimes."""
-    tz = ZoneInfo(db.timezone)
-    return (datetime.combine(f.start, time.min, tz), datetime.combine(f.end + timedelta(days=1), time.min, tz))
+    return day_bounds(f.start, f.end, ZoneInfo(db.timezone))
 
 
 def _grain(grain: str) -> str:

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import pandas as pd
@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.eventlog import Event
 from core.services import Rollcall
+from core.timeutil import from_ms, to_ms
 
 log = logging.getLogger("rollcall.auth")
 
@@ -339,7 +340,7 @@ def _locked_until(row: dict | None) -> int | None:
     value = None if row is None else row["locked_until"]
     if value is None or pd.isna(value):
         return None
-    return int(value.timestamp() * 1000)
+    return to_ms(value)
 
 
 def _failures_since_reset(app: Rollcall, row: dict, lock_ms: int | None) -> int:
@@ -350,7 +351,7 @@ def _failures_since_reset(app: Rollcall, row: dict, lock_ms: int | None) -> int:
         return int(row["failed_attempts"])
     return int(app.db.scalar(
         "SELECT count(*) FROM audit WHERE action = 'auth.login_failed' AND target = ? AND reason = 'wrong password' "
-        "AND at_time > ?", [row["username"], datetime.fromtimestamp(lock_ms / 1000, UTC)]))
+        "AND at_time > ?", [row["username"], from_ms(lock_ms)]))
 
 
 def create_user(app: Rollcall, actor: str, username: str, role: Role | str, *, display_name: str | None = None,

@@ -18,6 +18,7 @@ from core.eventlog import Event, now_ms
 from core.keys import load_master_key
 from core.names import sort_sql
 from core.services import Rollcall
+from core.timeutil import local_today
 from core.workers import Poller
 
 ORDERS = {"roster": "Roster order, then department, then name", "department": "Department, then name",
@@ -175,7 +176,7 @@ def view_token(app: Rollcall | Settings, ceremony_id: str, *, generation: int | 
     settings = app if isinstance(app, Settings) else app.settings
     if generation is None:
         generation = links_generation(app, ceremony_id) if isinstance(app, Rollcall) else 0
-    today = today or datetime.now(settings.tz).date()
+    today = today or local_today(settings.tz)
     expires = today + timedelta(days=settings.view_link_days)
     return f"{generation}.{expires:%Y%m%d}.{_link_mac(settings, ceremony_id, generation, expires)}"
 
@@ -201,7 +202,7 @@ def check_view_token(app: Rollcall, ceremony_id: str, token: str, *, today: date
     except ValueError:
         return False
     expected = _link_mac(app.settings, ceremony_id, generation, expires)
-    today = today or datetime.now(app.settings.tz).date()
+    today = today or local_today(app.settings.tz)
     return (hmac.compare_digest(expected.encode(), mac.encode()) and today <= expires
             and generation == links_generation(app, ceremony_id))
 

@@ -36,6 +36,7 @@ import pandas as pd
 
 from core.db import Database
 from core.demo import DEPARTMENTS, FIRST, INTERNATIONAL, LAST
+from core.timeutil import local_day
 
 PREFIX = "SYN"
 SUBJECTS = ["Calculus", "Statistics", "Marketing", "Accounting", "Machine Learning", "Databases", "Media Law",
@@ -77,7 +78,7 @@ def generate(db: Database, *, people: int, days: int, classes: int | None = None
     say = progress or (lambda _msg: None)
     tz = ZoneInfo(db.timezone)
     now = datetime.now(UTC)
-    today = today or now.astimezone(tz).date()
+    today = today or local_day(now, tz)
     rng = np.random.default_rng(seed)
     n_classes = classes or max(2, round(people * 5.5 / 40))
 

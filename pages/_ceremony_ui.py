@@ -6,13 +6,13 @@ import functools
 import html
 import logging
 from collections.abc import Callable
-from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
 from core import ceremonies
 from core.ceremony import COLOURS, LABELS
+from core.timeutil import from_ms
 
 LIVE_REFRESH_SECONDS = 0.5  # with the fold-on-read in each view: a beam shows within about half a second
 TEXT_ON = {"waiting": "#1f2937", "pending": "#374151", "skipped": "#111827"}
@@ -77,7 +77,7 @@ def counts_row(progress: ceremonies.Progress, tz) -> None:
     for col, status in zip(cols, ("pending", "waiting", "on_stage", "received", "absent"), strict=False):
         col.metric(LABELS[status], progress.counts[status])
     end = progress.pace.expected_end_ms
-    cols[5].metric("Expected end", datetime.fromtimestamp(end / 1000, tz).strftime("%H:%M") if end else "–",
+    cols[5].metric("Expected end", from_ms(end, tz).strftime("%H:%M") if end else "–",
                    help="From the live pace: the median time between two graduates received.")
     st.progress(progress.done / progress.total if progress.total else 0.0,
                 text=f"{progress.done} of {progress.total} done"
@@ -91,7 +91,7 @@ def tiles(board: pd.DataFrame, eta_ms: dict[str, int], tz) -> str:
     for r in board.itertuples(index=False):
         colour, ink = COLOURS[r.status], TEXT_ON.get(r.status, "white")
         eta = eta_ms.get(r.student_id)
-        eta_text = f"<div style='font-size:0.75rem'>ETA {datetime.fromtimestamp(eta / 1000, tz):%H:%M}</div>" \
+        eta_text = f"<div style='font-size:0.75rem'>ETA {from_ms(eta, tz):%H:%M}</div>" \
             if eta and r.status == "waiting" else ""
         name = html.escape(r.name)  # a string: a missing name is the id (core.ceremonies.board)
         cells.append(

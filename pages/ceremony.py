@@ -1,10 +1,9 @@
-from datetime import date
-
 import streamlit as st
 
 from core import ceremonies
 from core.ceremony import LABELS, STATUSES, CeremonyError
 from core.qr import qr_png
+from core.timeutil import local_today
 from pages._ceremony_ui import LIVE_REFRESH_SECONDS, counts_row, pick_ceremony, status_chip
 from pages._ui import allowed_now, get_app, grid, guard_fragment, plain, require
 
@@ -15,7 +14,7 @@ st.title("Ceremony console")
 with st.expander("New ceremony from the roster", expanded=ceremonies.listing(app).empty), st.form("new_ceremony"):
     c1, c2 = st.columns(2)
     name = c1.text_input("Name", placeholder="พิธีพระราชทานปริญญาบัตร 2569")
-    on_date = c2.date_input("Date", date.today())
+    on_date = c2.date_input("Date", local_today(app.settings.tz))
     venue = c1.text_input("Venue")
     timeout = c2.number_input("Absent after (minutes without reaching the stage)", 0.5, 60.0, 5.0, 0.5)
     order = c1.selectbox("Order", list(ceremonies.ORDERS), format_func=ceremonies.ORDERS.get)

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import cv2
 import numpy as np
@@ -32,6 +32,7 @@ from core.faces.quality import estimate_yaw
 from core.services import Rollcall
 from core.session_rules import admit, session_gate
 from core.sessions import already_attended_today
+from core.timeutil import from_ms, local_day
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ class LiveCheckin:
         """present / late, or why this sighting does not count (core.session_rules.admit, as for device cameras)."""
         if self.session is None:
             return "no session chosen"
-        at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        at = from_ms(now_ms)
         status, why = admit(self.session, at, member=student_id in self._members,
                             already_recorded=student_id in self._recorded,
                             attended_elsewhere_today=lambda: self._attended_elsewhere_today(student_id, at))
@@ -270,7 +271,7 @@ class LiveCheckin:
         """Once-per-day rule. Asked only when every other rule passed; a yes is kept (until the next refresh) so a
         person standing in view does not cost a query per frame."""
         if student_id not in self._attended_elsewhere and already_attended_today(
-                self.app, student_id, at.astimezone(self.app.settings.tz).date(), except_session=self.session_id):
+                self.app, student_id, local_day(at, self.app.settings.tz), except_session=self.session_id):
             self._attended_elsewhere.add(student_id)
         return student_id in self._attended_elsewhere
 
@@ -348,7 +349,7 @@ class LiveCheckin:
     def _banner(self, now_ms: int) -> tuple[str, tuple[int, int, int]]:
         if self.session is None:
             return "NO SESSION — recognising only", overlay.GREY
-        at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        at = from_ms(now_ms)
         status, why = session_gate(self.session, at, must_be_started=True)
         name = self.session.get("class_name", "")
         if status is None:
