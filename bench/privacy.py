@@ -20,6 +20,7 @@ from core import privacy
 from core.config import Settings
 from core.demo import load_demo
 from core.eventlog import Event
+from core.runtime import open_app
 from core.services import Rollcall
 
 NOW = datetime(2026, 11, 22, 5, 0, tzinfo=UTC)
@@ -56,7 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", retention_frame_days=half, retention_crop_days=half,
                             retention_attendance_days=0, retention_template_idle_days=0)
-        app = Rollcall(settings)
+        app = open_app(settings, workers=False)
         build(app, sessions)
         events, mb = app.log.head(), settings.events_path.stat().st_size / 1e6
         start = time.perf_counter()

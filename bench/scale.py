@@ -33,7 +33,7 @@ from pathlib import Path
 from core.config import PROJECT_ROOT, Settings
 from core.db import Database
 from core.eventlog import Event, now_ms
-from core.services import Rollcall
+from core.runtime import open_app
 from core.workload import iter_mixed_events, mixed_events
 
 PREVIOUS = "9130572"  # the last commit with the per-event fold
@@ -50,7 +50,7 @@ def _previous_projections():
 
 def fold_rate(tmp: Path, n: int) -> None:
     events = mixed_events(n, seed=11)
-    app = Rollcall(Settings(data_dir=tmp / "fold"))
+    app = open_app(Settings(data_dir=tmp / "fold"), workers=False)
     for start in range(0, len(events), 5000):
         app.log.append(events[start:start + 5000])
     started = time.perf_counter()
@@ -78,7 +78,7 @@ def fold_rate(tmp: Path, n: int) -> None:
 
 
 def staff_under_device_load(tmp: Path, seconds: float, rate: int) -> None:
-    app = Rollcall(Settings(data_dir=tmp / "staff"))
+    app = open_app(Settings(data_dir=tmp / "staff"), workers=False)
     setup = mixed_events(600, seed=12, people=1_500)  # roster, classes, sessions, a running 1,500-graduate ceremony
     app.log.append(setup)
     app.ingestor.pump()
@@ -134,7 +134,7 @@ def staff_under_device_load(tmp: Path, seconds: float, rate: int) -> None:
 def rebuild(tmp: Path, n: int) -> None:
     """`core.cli rebuild` in a process of its own, as an operator runs it: its time and peak RSS."""
     data = tmp / "rebuild"
-    app = Rollcall(Settings(data_dir=data))
+    app = open_app(Settings(data_dir=data), workers=False)
     chunk: list[Event] = []
     for event in iter_mixed_events(n, seed=13, people=20_000):
         chunk.append(event)
@@ -152,7 +152,7 @@ def rebuild(tmp: Path, n: int) -> None:
           f"(1,000,000 would take {1_000_000 / (n / took) / 60:.1f} min); peak RSS {peak:,.0f} MB")
     if n > 200_000:  # an erasure rewrites and rebuilds the whole log again: measured on the 100k log
         return
-    app = Rollcall(Settings(data_dir=data))
+    app = open_app(Settings(data_dir=data), workers=False)
     from core import privacy
 
     someone = app.db.scalar("SELECT student_id FROM attendance GROUP BY student_id ORDER BY count(*) DESC LIMIT 1")

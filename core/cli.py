@@ -18,13 +18,14 @@ from core.db import DatabaseDamagedError, DatabaseLockedError, set_aside, unread
 from core.demo import load_demo
 from core.eventlog import open_event_log
 from core.roster import RosterFileError, parse_roster
+from core.runtime import open_app
 from core.services import Rollcall
 
 
 @contextmanager
 def opened(*, fold: bool = True) -> Iterator[Rollcall]:
     """The store (refused while the app runs), with anything the log has that DuckDB lacks folded in."""
-    app = Rollcall()
+    app = open_app(workers=False)
     try:
         if fold:
             app.ingestor.pump()
