@@ -12,11 +12,12 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from core import ceremony
+from core import ceremony, qr
 from core.config import Settings
 from core.eventlog import Event, now_ms
 from core.keys import load_master_key
 from core.names import sort_sql
+from core.qr import CHECKIN_CARD  # the pages name a person's own card through here
 from core.services import Rollcall
 from core.timeutil import local_today
 from core.workers import Poller
@@ -230,31 +231,20 @@ def progress(c: ceremony.Ceremony, at_ms: int | None = None) -> Progress:
 
 # --- QR codes and cards ---------------------------------------------------------------------
 
-def qr_secret(app: Rollcall) -> bytes:
-    """A key for signing card QR codes, derived from the master key (cards cannot be forged)."""
-    return hmac.new(load_master_key(app.settings.master_key, app.settings.data_path), b"qr-cards",
-                    hashlib.sha256).digest()
-
-
 def qr_text(app: Rollcall, ceremony_id: str, student_id: str) -> str:
-    from core.qr import qr_payload
-
-    return qr_payload(qr_secret(app), ceremony_id, student_id)
+    """The text of a genuine card (core.qr.card_text)."""
+    return qr.card_text(app.settings, ceremony_id, student_id)
 
 
 def cards(app: Rollcall, ceremony_id: str) -> bytes:
     """The printable PDF of every graduate's card, in calling order."""
-    from core.qr import qr_payload
     from core.reports import Card, cards_pdf
 
-    secret = qr_secret(app)
+    secret = qr.card_secret(app.settings)
     made = [Card(order_no=int(r.order_no), student_id=r.student_id, name=r.name or r.student_id, name_en=r.name_en,
-                 department=r.department, qr_text=qr_payload(secret, ceremony_id, r.student_id))
+                 department=r.department, qr_text=qr.qr_payload(secret, ceremony_id, r.student_id))
             for r in board(app, ceremony_id).sort_values("order_no").itertuples(index=False)]
     return cards_pdf(info(app, ceremony_id)["name"], made)
-
-
-CHECKIN_CARD = "ID"  # the "ceremony" of a person's own card: any genuine card checks its holder in at the camera
 
 
 def checkin_card_pdf(app: Rollcall, person: dict) -> bytes:
@@ -278,27 +268,18 @@ class LineupResult:
     ok: bool
 
 
-def read_qr_codes(image) -> list[str]:
-    """QR texts in a BGR image. The ArUco-based detector reads every card code (the classic one misses ~2 %)."""
-    import cv2
-
-    found, texts, _, _ = cv2.QRCodeDetectorAruco().detectAndDecodeMulti(image)
-    return [t for t in texts if t] if found else []
-
-
 def check_lineup(app: Rollcall, actor: str, ceremony_id: str, photo: bytes, *, require_face: bool) -> LineupResult:
     """A photo of a graduate holding their card: the QR names them; with `require_face`, so must the face."""
     from core.faces.images import decode_image
-    from core.qr import QRError, parse_qr
 
     image = decode_image(photo, "camera", max_bytes=app.settings.max_image_bytes,
                          max_pixels=app.settings.max_image_pixels)
-    texts = read_qr_codes(image)
+    texts = qr.read_qr_codes(image)
     if not texts:
         raise ceremony.CeremonyError("No card QR code in the picture: hold the card flat and closer to the camera.")
     try:
-        card_ceremony, student_id = parse_qr(qr_secret(app), texts[0])
-    except QRError as exc:
+        card_ceremony, student_id = qr.read_card(app.settings, texts[0])
+    except qr.QRError as exc:
         raise ceremony.CeremonyError(str(exc)) from None
     if card_ceremony != ceremony_id:
         raise ceremony.CeremonyError("This card is for another ceremony.")

@@ -29,6 +29,7 @@ from core.checkin.liveness import HEAD_TURN, HeadTurnChallenge, LivenessRules, p
 from core.checkin.tracking import UNKNOWN, Track, Tracker
 from core.eventlog import Event
 from core.faces.quality import estimate_yaw
+from core.qr import QRError, read_card, read_qr_codes
 from core.services import Rollcall
 from core.session_rules import admit, session_gate
 from core.sessions import already_attended_today
@@ -301,12 +302,9 @@ class LiveCheckin:
 
     def _read_cards(self, image: np.ndarray, tracks: list[Track], now_ms: int) -> None:
         """QR fallback: a genuine card shown to the camera checks its holder in (with a face, if the session asks)."""
-        from core.ceremonies import qr_secret, read_qr_codes
-        from core.qr import QRError, parse_qr
-
         for text in read_qr_codes(image):
             try:
-                _, student_id = parse_qr(qr_secret(self.app), text)
+                _, student_id = read_card(self.app.settings, text)
             except QRError as exc:
                 self.seen.appendleft(Seen(now_ms, None, "QR card", f"refused: {exc}", None))
                 continue

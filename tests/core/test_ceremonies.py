@@ -115,7 +115,7 @@ def test_view_links_are_signed(running):
 def test_cards_pdf_for_a_ceremony(running, tmp_path):
     import subprocess
 
-    from core.qr import parse_qr
+    from core.qr import read_card
 
     app, cid = running
     pdf = ceremonies.cards(app, cid)
@@ -125,7 +125,7 @@ def test_cards_pdf_for_a_ceremony(running, tmp_path):
     assert text.count("page ") == 2 and "page 2 of 2" in text  # 15 cards, 8 a page
     first = ceremonies.board(app, cid).iloc[0]
     assert first["student_id"] in text
-    assert parse_qr(ceremonies.qr_secret(app), ceremonies.qr_text(app, cid, first["student_id"])) == (
+    assert read_card(app.settings, ceremonies.qr_text(app, cid, first["student_id"])) == (
         cid, first["student_id"])
 
 
