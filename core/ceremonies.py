@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from core import ceremony, qr
+from core.ceremony_rows import read_ceremony
 from core.config import Settings
 from core.eventlog import Event, now_ms
 from core.keys import load_master_key
@@ -56,23 +57,12 @@ def listing(app: Rollcall) -> pd.DataFrame:
 
 
 def load(app: Rollcall, ceremony_id: str) -> ceremony.Ceremony:
-    row = app.db.query("SELECT * FROM ceremonies WHERE ceremony_id = ?", [ceremony_id])
-    if row.empty:
+    """The ceremony's state machine as the read model has it (core.ceremony_rows, the fold's reader too)."""
+    with app.db.reading() as cur:
+        stored = read_ceremony(cur, ceremony_id)
+    if stored is None:
         raise ceremony.CeremonyError(f"No ceremony {ceremony_id!r}.")
-    r = row.iloc[0]
-    entries = app.db.query("SELECT student_id, order_no, status, queue_pos, call_no, epoch_ms(called_at) AS c, "
-                           "epoch_ms(on_stage_at) AS s, epoch_ms(received_at) AS r, epoch_ms(front_at) AS f "
-                           "FROM ceremony_entries WHERE ceremony_id = ?", [ceremony_id])
-    return ceremony.Ceremony(
-        ceremony_id, int(float(r["absent_timeout_min"]) * 60_000),
-        {e.student_id: ceremony.Entry(e.student_id, int(e.order_no), e.status, float(e.queue_pos),
-                                      _int(e.call_no), _int(e.c), _int(e.s), _int(e.r), _int(e.f))
-         for e in entries.itertuples(index=False)},
-        r["status"], bool(r["auto_advance"]), int(r["calls"]))
-
-
-def _int(value) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    return stored[0]
 
 
 def info(app: Rollcall, ceremony_id: str) -> dict:
