@@ -17,8 +17,6 @@ from statistics import median
 STATUSES = ("pending", "waiting", "on_stage", "received", "absent", "skipped")
 LABELS = {"pending": "Pending", "waiting": "Waiting", "on_stage": "On stage", "received": "Received",
           "absent": "Absent", "skipped": "Skipped"}
-COLOURS = {"pending": "#e5e7eb", "waiting": "#facc15", "on_stage": "#3b82f6", "received": "#22c55e",
-           "absent": "#ef4444", "skipped": "#9ca3af"}
 
 
 @dataclass

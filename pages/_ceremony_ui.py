@@ -11,10 +11,13 @@ import pandas as pd
 import streamlit as st
 
 from core import ceremonies
-from core.ceremony import COLOURS, LABELS
+from core.ceremony import LABELS
 from core.timeutil import from_ms
 
 LIVE_REFRESH_SECONDS = 0.5  # with the fold-on-read in each view: a beam shows within about half a second
+# The board's colours (the state machine in core/ceremony.py knows statuses, not how they look).
+COLOURS = {"pending": "#e5e7eb", "waiting": "#facc15", "on_stage": "#3b82f6", "received": "#22c55e",
+           "absent": "#ef4444", "skipped": "#9ca3af"}
 TEXT_ON = {"waiting": "#1f2937", "pending": "#374151", "skipped": "#111827"}
 log = logging.getLogger("rollcall.screens")
 CEREMONY_STATUS = {"planned": "Planned (not started)", "running": "Running", "ended": "Ended"}
