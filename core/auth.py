@@ -1,4 +1,4 @@
-"""Users, roles, passwords, sign-in with lockout, and which role may open which page."""
+"""Users, passwords, sign-in with lockout (the roles and their pages are in core/roles.py)."""
 
 from __future__ import annotations
 
@@ -16,43 +16,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.eventlog import Event
+from core.roles import PAGE_ROLES, Role  # re-exported: auth.Role is used everywhere
 from core.services import Rollcall
 from core.timeutil import from_ms, to_ms
 
 log = logging.getLogger("rollcall.auth")
 
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    OPERATOR = "operator"
-    VIEWER = "viewer"
-    STUDENT = "student"
-
-
-# Which roles may open each page; pages/ check this again when opened by URL.
-PAGE_ROLES: dict[str, frozenset[Role]] = {
-    "home": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
-    "people": frozenset({Role.ADMIN, Role.OPERATOR}),
-    "sessions": frozenset({Role.ADMIN, Role.OPERATOR}),
-    "checkin": frozenset({Role.ADMIN, Role.OPERATOR}),
-    "my_attendance": frozenset({Role.STUDENT}),
-    "statistics": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
-    "ceremony": frozenset({Role.ADMIN, Role.OPERATOR}),
-    "board": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
-    "announcer": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
-    "users": frozenset({Role.ADMIN}),
-    "audit": frozenset({Role.ADMIN}),
-    "devices": frozenset({Role.ADMIN}),
-    "privacy": frozenset({Role.ADMIN}),
-    "account": frozenset(Role),
-}
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
