@@ -267,13 +267,6 @@ def todays_sessions(app: Rollcall, day: date | None = None, *, now: datetime | N
     return df
 
 
-def active_sessions(app: Rollcall, *, now: datetime | None = None) -> pd.DataFrame:
-    """Sessions started by staff whose window is not over: what the check-in page offers."""
-    now = _now(now)
-    return app.db.query(f"SELECT {_SESSION_COLUMNS} FROM sessions s LEFT JOIN classes c USING (class_id) "
-                        "WHERE s.status = 'active' AND s.ends_at >= ? ORDER BY s.starts_at", [now])
-
-
 def start_session(app: Rollcall, session_id: str, actor: str, *, liveness: str = "off", once_per_day: bool = False,
                   qr_needs_face: bool = False, late_after_min: int | None = None,
                   now: datetime | None = None) -> None:
