@@ -26,7 +26,7 @@ Periods, weekdays and hours are local: each cursor runs with ``SET TimeZone`` to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -370,26 +370,6 @@ def attendance_rows(db: Database, f: Filters, chunk_rows: int = 50_000, *,
         for batch in reader:
             if batch.num_rows:
                 yield batch.to_pandas()
-
-
-def export_csv(db: Database, f: Filters, path: Any, *, chunk_rows: int = 50_000, include_absent: bool = False,
-               progress: Callable[[int], None] | None = None) -> int:
-    """Write `attendance_rows` to a CSV file chunk by chunk (see core.exports.csv_stream); returns rows."""
-    from core.exports import csv_stream
-
-    total = 0
-
-    def counted() -> Iterator[pd.DataFrame]:
-        nonlocal total
-        for chunk in attendance_rows(db, f, chunk_rows, include_absent=include_absent):
-            total += len(chunk)
-            if progress:
-                progress(total)
-            yield chunk
-
-    with open(path, "wb") as out:
-        out.writelines(csv_stream(counted(), columns=EXPORT_COLUMNS))
-    return total
 
 
 EXPORT_COLUMNS = ["session_id", "class_name", "starts_at", "student_id", "name", "department", "status",
