@@ -68,11 +68,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     app_url = f"http://{settings.app_host}:{settings.app_port}"
     receiver_url = f"http://{settings.receiver_host}:{settings.receiver_port}"
-    from receiver.app import uvicorn_args  # header size, keep-alive and connection limits against slow clients
-
-    receiver = subprocess.Popen([sys.executable, "-m", "uvicorn", "receiver.app:app", "--host", settings.receiver_host,
-                                 "--port", str(settings.receiver_port), "--log-level", "warning",
-                                 *uvicorn_args(settings)], cwd=PROJECT_ROOT)
+    # `python -m receiver` runs uvicorn with the receiver's own limits (header size, keep-alive, connections).
+    receiver = subprocess.Popen([sys.executable, "-m", "receiver", "--host", settings.receiver_host,
+                                 "--port", str(settings.receiver_port)], cwd=PROJECT_ROOT)
     app_proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "streamlit_app.py"),
                                  "--server.address", settings.app_host, "--server.port", str(settings.app_port),
                                  "--browser.gatherUsageStats", "false",
