@@ -110,3 +110,17 @@ def test_no_import_cycles_within_core():
         if state[start] == 0:
             visit(start, [start])
     assert cycles == []
+
+
+def test_milliseconds_and_datetimes_are_converted_in_one_place():
+    """core/timeutil.py converts ms <-> datetime (and local days); a copy elsewhere drifts (naive vs UTC, local
+    machine time vs the configured zone). privacy.py and projections.py still have theirs (being changed)."""
+    import re
+
+    copy = re.compile(r"fromtimestamp\(|\.timestamp\(\) \* 1000")
+    allowed = {"core/timeutil.py", "core/privacy.py", "core/projections.py"}
+    found = sorted(f"{path.relative_to(PROJECT_ROOT)}:{n}"
+                   for top in ("core", "pages", "receiver") for path in (PROJECT_ROOT / top).rglob("*.py")
+                   if str(path.relative_to(PROJECT_ROOT)) not in allowed
+                   for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if copy.search(line))
+    assert found == [], "use core.timeutil (to_ms, from_ms, local_day, day_bounds)"
