@@ -76,7 +76,8 @@ def test_the_receiver_never_loads_the_read_model_or_the_ui():
                  if _layer_of(imported) in ("pages", "streamlit", "duckdb", "cv2")
                  or imported in ("core.db", "core.services", "core.runtime"))
     assert bad == []
-    probe = "import sys, receiver.app; print(sorted({'duckdb', 'cv2', 'streamlit', 'pandas', 'core.db'} & set(sys.modules)))"
+    heavy = "{'duckdb', 'cv2', 'streamlit', 'pandas', 'core.db'}"
+    probe = f"import sys, receiver.app; print(sorted({heavy} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True,
                             check=True).stdout.strip()
     assert loaded == "[]"
