@@ -472,23 +472,23 @@ def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
         # erasure (its rewritten log no longer shows what to change) or a history the mirror does not follow.
         direct = not pending and not eraser.deleted
         changed, after = 0, 0
-        for attempt in range(5):  # a worker may still have named them while the log was being rewritten: go again
+        for _ in range(5):  # a worker may still have named them while the log was being rewritten: go again
+            if direct:
+                app.ingestor.pump()  # the mirror changes the rows folded from the events it rewrites
+            upto = app.ingestor.cursor() if direct else app.log.head()
+            changes, originals = {}, {}
+            for stored in iter_log(app.log, after):
+                if stored.position > upto:
+                    break
+                eraser.learn(stored.event)
+                if (new := eraser.change(stored.event)) is not None:
+                    changes[stored.event.id] = new
+                    originals[stored.event.id] = stored.event
+                after = stored.position
             with app.ingestor.paused():  # the log rewritten and the read model mirrored as one step
-                if direct:
-                    app.ingestor.pump()
-                upto = app.ingestor.cursor() if direct else app.log.head()
-                changes, originals = {}, {}
-                for stored in iter_log(app.log, after):
-                    if stored.position > upto:
-                        break
-                    eraser.learn(stored.event)
-                    if (new := eraser.change(stored.event)) is not None:
-                        changes[stored.event.id] = new
-                        originals[stored.event.id] = stored.event
-                    after = stored.position
                 changed += _rewrite(app.log, changes)
                 if direct:
-                    _mirror_erasure(app, eraser, changes, originals, first=attempt == 0)
+                    _mirror_erasure(app, eraser, changes, originals)
             if not changes:
                 break
         if direct:
@@ -515,28 +515,25 @@ _FREE_TEXT_COLUMNS = {("attendance", "correction_reason"), ("consents", "revoke_
 _EVENT_ID_COLUMNS = {("alerts", "alert_id")}  # besides every `event_id`
 
 
-def _mirror_erasure(app: Rollcall, eraser: _Eraser, changes: dict[str, Event], originals: dict[str, Event],
-                    first: bool) -> None:
+def _mirror_erasure(app: Rollcall, eraser: _Eraser, changes: dict[str, Event], originals: dict[str, Event]) -> None:
     """Change the read model as folding the rewritten events would have: what was theirs goes, their id becomes the
     pseudonym, their names leave staff's notes. tests/core/test_privacy.py rebuilds afterwards and compares."""
     sid = eraser.student_id
     with app.db.write() as cur:
-        if first:
-            for table in ("people", "consents", "face_templates", "face_negatives", "evidence_crops"):
+        # Every pass (a worker may have folded something of theirs since the last): what was theirs goes.
+        for table in ("people", "consents", "face_templates", "face_negatives", "evidence_crops"):
+            cur.execute(f"DELETE FROM {table} WHERE student_id = ?", [sid])
+        cur.execute("DELETE FROM users WHERE student_id = ? OR username IN (SELECT unnest(?))",
+                    [sid, sorted(eraser.usernames) or [""]])
+        if not eraser.keep_attendance:
+            for table in ("attendance", "class_members", "lineup_checks"):
                 cur.execute(f"DELETE FROM {table} WHERE student_id = ?", [sid])
-            cur.execute("DELETE FROM users WHERE student_id = ? OR username IN (SELECT unnest(?))",
-                        [sid, sorted(eraser.usernames) or [""]])
-            if not eraser.keep_attendance:
-                for table in ("attendance", "class_members", "lineup_checks"):
-                    cur.execute(f"DELETE FROM {table} WHERE student_id = ?", [sid])
-                # Keys are handed out in order of first check-in: without theirs, everyone after moves up one.
-                gone = _first_value(cur.execute("DELETE FROM person_keys WHERE student_id = ? RETURNING person_no",
-                                                [sid]))
-                if gone is not None:
-                    cur.execute("UPDATE person_keys SET person_no = person_no - 1 WHERE person_no > ?", [gone])
-                    cur.execute("UPDATE attendance SET person_no = person_no - 1 WHERE person_no > ?", [gone])
-        if not changes and not first:
-            return
+            # Keys are handed out in order of first check-in: without theirs, everyone after moves up one.
+            gone = _first_value(cur.execute("DELETE FROM person_keys WHERE student_id = ? RETURNING person_no",
+                                            [sid]))
+            if gone is not None:
+                cur.execute("UPDATE person_keys SET person_no = person_no - 1 WHERE person_no > ?", [gone])
+                cur.execute("UPDATE attendance SET person_no = person_no - 1 WHERE person_no > ?", [gone])
         renamed = pd.DataFrame([(old, new.id) for old, new in changes.items() if new.id != old],
                                columns=["old", "new"], dtype=object)
         for table, column in _text_columns(cur):
