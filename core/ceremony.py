@@ -110,6 +110,12 @@ class Ceremony:
             ahead = ahead[ids.index(last_read) + 1:]
         return ahead[:max(n, 0)]
 
+    def read_before(self, last_read: str | None) -> str | None:
+        """The prompter's Back: the reader's place one name earlier (None: the head of the line)."""
+        ids = [e.student_id for e in self.reading_order()]
+        at = ids.index(last_read) if last_read in ids else 0
+        return ids[at - 1] if at > 0 else None
+
     def counts(self) -> dict[str, int]:
         return {status: len(self._by_status.get(status, {})) for status in STATUSES}
 

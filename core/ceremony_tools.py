@@ -53,6 +53,11 @@ def prompter(app: Rollcall, ceremony_id: str, last_read: str | None, n: int = 5)
     return lines
 
 
+def read_back(app: Rollcall, ceremony_id: str, last_read: str | None) -> str | None:
+    """Where the reader's place goes on Back (see Ceremony.read_before)."""
+    return ceremonies.load(app, ceremony_id).read_before(last_read)
+
+
 # --- the board of a large ceremony ----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ class BoardPage:
     page: int  # 0-based; the page the window starts on when following
     pages: int
     following: bool
+
+
+def graduates(app: Rollcall, ceremony_id: str) -> int:
+    return int(app.db.scalar("SELECT count(*) FROM ceremony_entries WHERE ceremony_id = ?", [ceremony_id]) or 0)
 
 
 def board_page(board: pd.DataFrame, focus: str | None, page: int | None = None,
@@ -85,6 +94,14 @@ def sections(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         return []
     run = (rows["department"] != rows["department"].shift()).cumsum()
     return [(str(group["department"].iloc[0]), group) for _, group in rows.groupby(run, sort=False)]
+
+
+def department_totals(board: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Each department's graduates and how many have received (for the headings of a board's screen)."""
+    received = board["status"] == "received"
+    grouped = received.groupby(board["department"], sort=False)
+    return {str(d): (int(n), int(r)) for d, n, r in zip(grouped.size().index, grouped.size(), grouped.sum(),
+                                                           strict=True)}
 
 
 # --- printable sheets ------------------------------------------------------------------------------

@@ -221,3 +221,10 @@ def test_the_prompter_reads_on_from_the_last_name_ticked():
     assert [e.student_id for e in c.to_read("s3", 1)] == ["s4"]
     assert [e.student_id for e in c.to_read("s1", 2)] == ["s2", "s3"]  # the last name read has left: the head
     assert c.to_read("s8", 3) == [] and c.to_read("s2", 0) == []
+
+
+def test_the_prompter_goes_back_one_name_at_a_time():
+    c = make(4)
+    apply(c, "ceremony.called", {}, 1)
+    assert c.read_before("s3") == "s2" and c.read_before("s2") == "s1" and c.read_before("s1") is None
+    assert c.read_before(None) is None and c.read_before("gone") is None

@@ -77,6 +77,9 @@ def test_a_1500_board_follows_the_ceremony_a_screen_at_a_time():
     runs = ceremony_tools.sections(ceremony_tools.board_page(board, "s500").rows)
     assert [(dept, len(rows)) for dept, rows in runs] == [("วิศวกรรมศาสตร์", 13), ("นิเทศศาสตร์", 107)]
     assert ceremony_tools.sections(board.iloc[:0]) == []
+    board.loc[board["order_no"] <= 510, "status"] = "received"
+    assert ceremony_tools.department_totals(board) == {"วิศวกรรมศาสตร์": (500, 500), "นิเทศศาสตร์": (700, 10),
+                                                       "Science": (300, 0)}
 
 
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs poppler-utils (make test installs it)")
