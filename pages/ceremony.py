@@ -68,6 +68,10 @@ if rehearsal_of:
                "statistics, and ending it resets it. The real ceremony is not touched.", icon="🎭")
     st.button("End the rehearsal (reset it)", key="end_rehearsal", on_click=end_rehearsal, args=(ceremony_id,))
 
+if app.settings.family_messages_enabled:
+    st.caption("Families' Telegram channel: on — " + ("nothing is posted during a rehearsal." if rehearsal_of else
+               "each call and arrival on stage is posted there with the graduate's name."))
+
 top = st.columns([3, 1, 1])
 top[0].markdown(f"**{plain(info['name'])}** · {info['on_date']:%Y-%m-%d} · {plain(info['venue'] or '')} · "
                 f"absent after {float(info['absent_timeout_min']):g} min", unsafe_allow_html=False)

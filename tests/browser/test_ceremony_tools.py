@@ -15,9 +15,11 @@ from core.config import Settings
 from core.eventlog import Event, SQLiteEventLog
 from tests.browser.conftest import bootstrap, serve_app
 from tests.browser.test_smoke import settle, sign_in
+from tests.telegram_fake import TelegramFake
 
 pytestmark = pytest.mark.browser
 BIG = "big-1500"
+TOKEN = "123456:AAFakeFamilies"
 DEPARTMENTS = [("คณะวิศวกรรมศาสตร์", 500), ("คณะนิเทศศาสตร์", 700), ("คณะวิทยาศาสตร์", 300)]
 GIVEN = ["กิตติพัฒน์", "ปิยะฉัตร", "ณัฐพงศ์", "สุพัตรา", "ธนกฤต", "พิมพ์ชนก", "วรวุฒิ", "ฤทธิ์ณรงค์"]
 FAMILY = ["ศรีสวัสดิ์", "ใจดี", "เลิศฤทธิ์ไกร", "ทองคำ", "บุญมี", "แก้วมณี"]
@@ -40,7 +42,10 @@ def big(tmp_path_factory):
     """An app of its own (1,500 more people would change what the other browser tests count), with a running
     1,500-graduate ceremony and an operator."""
     data_dir = tmp_path_factory.mktemp("big") / "data"
-    env = {**os.environ, "ROLLCALL_DATA_DIR": str(data_dir)}
+    telegram = TelegramFake(token=TOKEN).start()
+    env = {**os.environ, "ROLLCALL_DATA_DIR": str(data_dir), "ROLLCALL_TELEGRAM_BOT_TOKEN": TOKEN,
+           "ROLLCALL_TELEGRAM_API_BASE": telegram.url, "ROLLCALL_FAMILY_MESSAGES": "true",
+           "ROLLCALL_FAMILY_CHAT_ID": "@families"}
     bootstrap(data_dir, env)
     log = SQLiteEventLog(data_dir / "events.sqlite")
     rows = graduates()
@@ -59,11 +64,14 @@ def big(tmp_path_factory):
     with serve_app(env, tmp_path_factory.mktemp("logs") / "streamlit.log") as url:
         token = ceremonies.view_token(Settings(data_dir=data_dir), BIG)
         yield {"url": url, "log": log, "rows": rows, "link": f"{url}/?ceremony={BIG}&token={token}",
-               "data_dir": data_dir}
+               "data_dir": data_dir, "telegram": telegram}
+    telegram.stop()
 
 
 def kinds_since(log: SQLiteEventLog, cursor: int) -> list[tuple[str, dict]]:
-    return [(s.event.kind, s.event.payload) for s in log.read_after(cursor, 10_000)]
+    """The ceremony's events since `cursor` (the families' channel records its messages beside them)."""
+    return [(s.event.kind, s.event.payload) for s in log.read_after(cursor, 10_000)
+            if s.event.kind.startswith("ceremony.")]
 
 
 def wait_until(check, what: str, timeout: float = 20):
@@ -177,6 +185,26 @@ def test_console_keys_and_the_called_and_waiting_line(big, page, screenshots):
     page.wait_for_timeout(1500)
     assert len(kinds_since(log, cursor)) == 5
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_families_hear_of_each_call_and_arrival_on_stage(big, page, screenshots):
+    telegram, log = big["telegram"], big["log"]
+    sign_in(page, big["url"], "op-tools", "operator-tools-pw")
+    page.locator("[data-testid='stSidebarNav']").get_by_text("Ceremony console", exact=True).click()
+    page.get_by_text("Families' Telegram channel: on").wait_for(timeout=30_000)
+    settle(page)
+    seen = len(telegram.messages)
+    page.get_by_role("button", name="Call next").click()
+    called = telegram.wait_for_messages(seen + 1, timeout=30)[seen]
+    assert called.chat_id == "@families" and "approaching the stage (#" in called.text
+    order_no = int(called.text.split("(#")[1].split(" ")[0].rstrip(")"))
+    graduate = big["rows"][order_no - 1]
+    assert called.text.startswith(f"🎓 {graduate['name']} — ")
+    log.append([Event.new("stage.identified", {"ceremony_id": BIG, "student_id": graduate["student_id"],
+                                               "method": "rfid"}, actor="test")])
+    on_stage = telegram.wait_for_messages(seen + 2, timeout=30)[seen + 1]
+    assert on_stage.text.startswith(f"🎓 {graduate['name']} — on stage now (#{order_no}")
+    page.screenshot(path=screenshots / "46-console-families-on.png")
 
 
 def download(page, button: str, path) -> None:
