@@ -174,9 +174,11 @@ def end_rehearsal(app: Rollcall, actor: str, rehearsal_id: str) -> str:
 
 def start(app: Rollcall, actor: str, ceremony_id: str) -> None:
     """Start a ceremony. A real one first ends (and resets) any rehearsal still running, so the stage sensors
-    cannot keep moving the rehearsal."""
-    if not is_rehearsal(ceremony_id):
-        for rehearsal in app.db.query("SELECT ceremony_id FROM ceremonies WHERE status = 'running' AND "
-                                      "starts_with(ceremony_id, ?)", [REHEARSAL_PREFIX])["ceremony_id"]:
-            end_rehearsal(app, actor, rehearsal)
+    cannot keep moving the rehearsal; a rehearsal starts afresh, and only while no real ceremony runs."""
+    if (real := rehearsal_of(ceremony_id)) is not None:
+        start_rehearsal(app, actor, real)
+        return
+    for rehearsal in app.db.query("SELECT ceremony_id FROM ceremonies WHERE status = 'running' AND "
+                                  "starts_with(ceremony_id, ?)", [REHEARSAL_PREFIX])["ceremony_id"]:
+        end_rehearsal(app, actor, rehearsal)
     ceremonies.act(app, actor, ceremony_id, "ceremony.started")

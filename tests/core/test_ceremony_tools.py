@@ -146,3 +146,6 @@ def test_no_rehearsal_while_a_real_ceremony_runs_and_starting_one_ends_the_rehea
     assert ceremonies.load(demo, CID).counts()["on_stage"] == 1
     with pytest.raises(CeremonyError, match="is running"):
         ceremony_tools.start_rehearsal(demo, "op", CID)
+    with pytest.raises(CeremonyError, match="is running"):  # Start on the rehearsal's own console: the same rule
+        ceremony_tools.start(demo, "op", rid)
+    assert ceremonies.info(demo, rid)["status"] == "planned"
