@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     telegram_api_base: str = "https://api.telegram.org"
     alert_max_per_minute: int = Field(6, ge=1)
     alert_timeout_seconds: float = Field(5.0, gt=0)
+    # Families' channel (core/alerts.py: FamilyMessages): "approaching the stage" / "on stage now" with the
+    # graduate's name, through the same bot. Off unless switched on AND a channel is given: every member of the
+    # channel sees the names of graduates as they are called.
+    family_messages: bool = False
+    family_chat_id: str | None = None
+    family_max_per_minute: int = Field(20, ge=1)  # Telegram allows about 20 messages a minute into one group
+    family_fresh_seconds: float = Field(120, gt=0)  # a call older than this is not announced (after a restart)
     # Live check-in over WebRTC: no STUN by default (the browser and the app are on one machine or network).
     # For cameras on other networks add a TURN server, e.g. [{"urls": ["turn:turn.example.org:3478"],
     # "username": "...", "credential": "..."}] (env: ROLLCALL_WEBRTC_ICE_SERVERS as JSON).
@@ -177,6 +184,11 @@ class Settings(BaseSettings):
     def alerts_enabled(self) -> bool:
         token = self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else ""
         return bool(token.strip() and (self.telegram_chat_id or "").strip())
+
+    @property
+    def family_messages_enabled(self) -> bool:
+        token = self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else ""
+        return bool(self.family_messages and token.strip() and (self.family_chat_id or "").strip())
 
     @property
     def tz(self) -> ZoneInfo:

@@ -17,7 +17,7 @@ from core.services import Rollcall
 @st.cache_resource(show_spinner=False)
 def _app_for(data_path: str) -> Rollcall:
     # One per process (and data folder): owns the DuckDB file and runs the ingestor thread.
-    from core.alerts import UnknownFaceAlerts
+    from core.alerts import FamilyMessages, UnknownFaceAlerts
     from core.ceremonies import CeremonyClock
     from core.faces.frames import FrameWorker
     from core.privacy import RetentionWorker, pending_erasure, resume_erasure
@@ -32,6 +32,9 @@ def _app_for(data_path: str) -> Rollcall:
     retention.start(30)
     app.workers.append(retention)
     app.workers.append(UnknownFaceAlerts(app))  # one sender and one rate limit for every camera of the process
+    family = FamilyMessages(app)  # the families' Telegram channel: no thread unless switched on in settings
+    family.start(app.settings.ingest_poll_seconds)
+    app.workers.append(family)
     if pending_erasure(app):  # a kill interrupted an erasure: finish it, beside the pages
         threading.Thread(target=resume_erasure, args=(app,), name="rollcall-erasure", daemon=True).start()
     return app
