@@ -82,7 +82,7 @@ class FaceService:
         self.app = app
         self.settings = app.settings
         self.engine = FaceEngine(app.settings)
-        self.gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+        self.gallery = Gallery.from_settings(self.engine.model_name, self.settings)
         self._version = -1
         self._vectors: dict[str, tuple[str, np.ndarray]] = {}  # template id -> (student id, vector)
         self._sync = threading.Lock()
@@ -103,7 +103,7 @@ class FaceService:
                 vector = known[1] if known else self._decrypt_vector(student_id, token)
                 if vector is not None:
                     vectors[template_id] = (student_id, vector)
-            gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+            gallery = Gallery.from_settings(self.engine.model_name, self.settings)
             gallery.add_many([(t, s, v) for t, (s, v) in vectors.items()])
             negatives = self.app.db.query("SELECT student_id, token FROM face_negatives WHERE model = ?",
                                           [self.engine.model_name])
@@ -119,7 +119,7 @@ class FaceService:
         with self._sync:
             if student_id is None:
                 self._vectors = {}
-                self.gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+                self.gallery = Gallery.from_settings(self.engine.model_name, self.settings)
             else:
                 self._vectors = {t: sv for t, sv in self._vectors.items() if sv[0] != student_id}
                 self.gallery.remove_person(student_id)
