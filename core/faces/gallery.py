@@ -173,6 +173,11 @@ class Gallery:
         self._calibration = (thresholds, nearest_code, nearest, negative)
         return self._calibration
 
+    def calibrate(self) -> None:
+        """Compute the per-person thresholds now (else the first match after a change does it)."""
+        with self._lock:
+            self._calibrate()
+
     def person_threshold(self, student_id: str) -> PersonThreshold | None:
         """The threshold a match to this person needs and its evidence (None: not in the gallery)."""
         with self._lock:

@@ -120,6 +120,7 @@ class FaceService:
                 vector = self._decrypt_vector(student_id, token)
                 if vector is not None:
                     gallery.add_negative(student_id, vector)
+            gallery.calibrate()  # here, not in the check-in's first match after an enrollment
             self._vectors, self.gallery, self._version = vectors, gallery, version
 
     def forget(self, student_id: str | None = None) -> None:
