@@ -4,7 +4,7 @@
 
 The log: the demo roster (60 people), a class of all of them and `--sessions` past sessions with a check-in of
 every member (each with an encrypted face crop), a camera frame a session; then a purge with nothing expired,
-a purge where the oldest half expired, and the erasure of one person (log rewrite + rebuild aside).
+a purge where the oldest half expired, and the erasure of one person (log rewrite, the read model changed row by row and copied afresh).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main() -> None:
     print(f"purge, half expired              {purge:8.2f} s   ({purged.counts['frames']} frames, "
           f"{purged.counts['crops']:,} crops)")
     print(f"erase one person                 {erase:8.2f} s   ({report.events_changed} events rewritten, "
-          "then a rebuild aside)")
+          "the read model changed row by row)")
 
 
 if __name__ == "__main__":

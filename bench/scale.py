@@ -158,8 +158,12 @@ def rebuild(tmp: Path, n: int) -> None:
     someone = app.db.scalar("SELECT student_id FROM attendance GROUP BY student_id ORDER BY count(*) DESC LIMIT 1")
     started = time.perf_counter()
     privacy.erase_person(app, someone, actor="bench", reason="bench", keep_attendance=False)
-    print(f"erasure of one person on a {n:,}-event log: {time.perf_counter() - started:.1f} s "
-          "(a log rewrite and a rebuild)")
+    took = time.perf_counter() - started
+    started = time.perf_counter()
+    app.ingestor.rebuild()  # what the erasure did before: the same log rewrite, then this
+    rebuilt = time.perf_counter() - started
+    print(f"erasure of one person on a {n:,}-event log: {took:.1f} s (a log rewrite, the read model changed row by "
+          f"row, its file copied afresh); the rebuild it no longer needs: {rebuilt:.1f} s on its own")
     app.close()
 
 

@@ -51,9 +51,12 @@ def create(app: Rollcall, actor: str, *, name: str, on_date: date, venue: str = 
     return ceremony_id
 
 
-def listing(app: Rollcall) -> pd.DataFrame:
+def listing(app: Rollcall, *, rehearsals: bool = True) -> pd.DataFrame:
+    """Ceremonies, the running one first. Statistics ask without rehearsals (core/ceremony_tools.py)."""
     return app.db.query("SELECT ceremony_id, name, on_date, venue, status FROM ceremonies "
-                        "ORDER BY (status = 'running') DESC, on_date DESC, created_at DESC")
+                        "WHERE ? OR NOT starts_with(ceremony_id, ?) "
+                        "ORDER BY (status = 'running') DESC, on_date DESC, created_at DESC",
+                        [rehearsals, ceremony.REHEARSAL_PREFIX])
 
 
 def load(app: Rollcall, ceremony_id: str) -> ceremony.Ceremony:

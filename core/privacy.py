@@ -3,8 +3,8 @@
 The event log is append-only with one exception, `EventLog.rewrite`, which this module alone uses:
 retention redacts what expired (a frame's image, a check-in's face crop, old attendance, idle face
 templates) and erasure takes a person out of every event. What a rewrite changes is mirrored in the read
-model at once (retention) or the read model is rebuilt from the rewritten log (erasure), so a rebuild
-always gives the tables the app shows. Biometric data is encrypted with a key per person (core.keys):
+model in the same step, row by row, and the read model file is then copied afresh (no bytes of removed rows
+stay in its freed blocks); a rebuild always gives the tables the app shows (the tests compare). Biometric data is encrypted with a key per person (core.keys):
 shredding that key makes every copy unreadable, wherever it is.
 """
 
@@ -25,7 +25,9 @@ from typing import Any
 
 import pandas as pd
 
+from core import projections
 from core.config import Settings
+from core.db import READ_MODEL_TABLES
 from core.eventlog import Event, EventLog, StoredEvent, now_ms
 from core.projections import PERSON_FIELDS
 from core.services import Rollcall
@@ -246,6 +248,8 @@ def purge_expired(app: Rollcall, now: datetime | None = None, actor: str = "rete
         }, actor=actor, source="worker")
         app.submit(event)
         result.event_id = event.id
+        if counts["crops"] + counts["attendance"] + counts["templates"] + counts["negatives"]:
+            app.ingestor.compact()  # deleted rows leave no bytes in the file's freed blocks (frames never were in it)
         if (faces := app.loaded_faces) is not None:
             for sid in set(idle.values()):
                 faces.forget(sid)
@@ -306,6 +310,7 @@ class _Eraser:
     usernames: set[str] = field(default_factory=set)  # their student accounts
     frames: set[str] = field(default_factory=set)  # camera frames that showed them
     mentioned: bool = False
+    deleted: bool = False  # their record was deleted once: what that deleted is beyond a direct mirror
     tombstones: int = 0
     _tag: str | None = None  # their RFID tag at this point of the log
 
@@ -349,6 +354,8 @@ class _Eraser:
             self.frames.add((p.get("evidence") or {}).get("frame_id"))
         if self._person_of(e) == self.student_id or self.student_id in e.id.split(":"):
             self.mentioned = True
+        if e.kind == "person.deleted" and p.get("student_id") == self.student_id:
+            self.deleted = True
 
     def change(self, e: Event) -> Event | None:
         """Second pass, in log order: the event to keep instead, or None when it does not concern the person."""
@@ -431,8 +438,8 @@ def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
     faces, account) become tombstones, frames that showed them lose the image, check-ins lose the face crop.
     Attendance stays under the pseudonym (counts and rates do not change) or, with keep_attendance False, goes
     with their class memberships; ceremony places always stay under the pseudonym (a past ceremony's beams were
-    matched to graduates in order). The read model is rebuilt from the rewritten log into a new file, so DuckDB
-    keeps no trace either. One person.erased audit entry keeps the pseudonym, who, when and why."""
+    matched to graduates in order). The read model is changed row by row in the same step and its file copied
+    afresh, so DuckDB keeps no trace either. One person.erased audit entry keeps the pseudonym, who, when and why."""
     student_id = (student_id or "").strip()
     if not (reason or "").strip():
         raise PrivacyError("Say why the person is erased (e.g. their written request and its date).")
@@ -461,20 +468,33 @@ def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
             "student_id": student_id, "pseudonym": eraser.pseudonym, "keep": keep, "actor": actor, "reason": reason,
             "personal": sorted(eraser.personal), "usernames": sorted(eraser.usernames)}, ensure_ascii=False))
         photos = _forget_face(app, student_id)  # from now on no camera recognises them
+        # The read model is changed row by row in the same step as the log; a rebuild only finishes an interrupted
+        # erasure (its rewritten log no longer shows what to change) or a history the mirror does not follow.
+        direct = not pending and not eraser.deleted
         changed, after = 0, 0
         for _ in range(5):  # a worker may still have named them while the log was being rewritten: go again
-            changes = {}
+            if direct:
+                app.ingestor.pump()  # the mirror changes the rows folded from the events it rewrites
+            upto = app.ingestor.cursor() if direct else app.log.head()
+            changes, originals = {}, {}
             for stored in iter_log(app.log, after):
+                if stored.position > upto:
+                    break
                 eraser.learn(stored.event)
                 if (new := eraser.change(stored.event)) is not None:
                     changes[stored.event.id] = new
+                    originals[stored.event.id] = stored.event
                 after = stored.position
-            if not changes and changed:
-                break
-            changed += _rewrite(app.log, changes)
-            app.ingestor.rebuild()
+            with app.ingestor.paused():  # the log rewritten and the read model mirrored as one step
+                changed += _rewrite(app.log, changes)
+                if direct:
+                    _mirror_erasure(app, eraser, changes, originals)
             if not changes:
                 break
+        if direct:
+            app.ingestor.compact()  # the rows changed leave no bytes in the file's freed blocks
+        else:
+            app.ingestor.rebuild()
         app.keys.erase(student_id)  # in case something encrypted for them meanwhile
         if (faces := app.loaded_faces) is not None:
             faces.forget(student_id)
@@ -483,6 +503,92 @@ def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
                                   "reason": eraser.scrub_text(reason.strip())}))
         _intent_path(app).unlink(missing_ok=True)  # the intent held their names: it goes last
     return ErasureReport(eraser.pseudonym, changed, eraser.tombstones, photos, keep, time.monotonic() - started)
+
+
+# Columns of the read model that hold an actor (changed only when it is the person or their account) or staff's free
+# text (their names scrubbed); every other text column is changed like any string of an event: their id becomes the
+# pseudonym. Event ids are mapped to the rewritten events' ids; the audit trail is written again from the events.
+_ACTOR_COLUMNS = {("attendance", "corrected_by"), ("consents", "recorded_by"), ("consents", "revoked_by"),
+                  ("sessions", "started_by")}
+_FREE_TEXT_COLUMNS = {("attendance", "correction_reason"), ("consents", "revoke_reason"), ("alerts", "detail"),
+                      ("users", "display_name")}
+_EVENT_ID_COLUMNS = {("alerts", "alert_id")}  # besides every `event_id`
+
+
+def _mirror_erasure(app: Rollcall, eraser: _Eraser, changes: dict[str, Event], originals: dict[str, Event]) -> None:
+    """Change the read model as folding the rewritten events would have: what was theirs goes, their id becomes the
+    pseudonym, their names leave staff's notes. tests/core/test_privacy.py rebuilds afterwards and compares."""
+    sid = eraser.student_id
+    with app.db.write() as cur:
+        # Every pass (a worker may have folded something of theirs since the last): what was theirs goes.
+        for table in ("people", "consents", "face_templates", "face_negatives", "evidence_crops"):
+            cur.execute(f"DELETE FROM {table} WHERE student_id = ?", [sid])
+        cur.execute("DELETE FROM users WHERE student_id = ? OR username IN (SELECT unnest(?))",
+                    [sid, sorted(eraser.usernames) or [""]])
+        if not eraser.keep_attendance:
+            for table in ("attendance", "class_members", "lineup_checks"):
+                cur.execute(f"DELETE FROM {table} WHERE student_id = ?", [sid])
+            # Keys are handed out in order of first check-in: without theirs, everyone after moves up one.
+            gone = _first_value(cur.execute("DELETE FROM person_keys WHERE student_id = ? RETURNING person_no",
+                                            [sid]))
+            if gone is not None:
+                cur.execute("UPDATE person_keys SET person_no = person_no - 1 WHERE person_no > ?", [gone])
+                cur.execute("UPDATE attendance SET person_no = person_no - 1 WHERE person_no > ?", [gone])
+        renamed = pd.DataFrame([(old, new.id) for old, new in changes.items() if new.id != old],
+                               columns=["old", "new"], dtype=object)
+        for table, column in _text_columns(cur):
+            if table == "audit":
+                continue
+            if column == "event_id" or (table, column) in _EVENT_ID_COLUMNS:
+                if len(renamed):
+                    cur.register("renamed", renamed)
+                    cur.execute(f"UPDATE {table} SET {column} = r.new FROM renamed r WHERE {table}.{column} = r.old")
+                    cur.unregister("renamed")
+                continue
+            _rewrite_column(cur, eraser, table, column)
+        for old, new in changes.items():  # an RFID scan of their card no longer shows the tag
+            if old in originals and originals[old].kind == "rfid.scan" and "tag" not in new.payload:
+                cur.execute("UPDATE device_events SET detail = NULL WHERE event_id = ?", [new.id])
+        ids = pd.DataFrame({"id": list(changes)}, dtype=object)
+        cur.register("changed", ids)
+        cur.execute("DELETE FROM audit WHERE event_id IN (SELECT id FROM changed)")
+        cur.unregister("changed")
+        projections.write_audit(cur, [new for new in changes.values() if projections.audited(new)])
+
+
+def _first_value(result: Any) -> Any:
+    rows = result.fetchall()
+    return rows[0][0] if rows else None
+
+
+def _text_columns(cur: Any) -> list[tuple[str, str]]:
+    tables = set(READ_MODEL_TABLES)
+    return [(t, c) for t, c in cur.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main' AND data_type = 'VARCHAR' "
+        "AND database_name = current_database() ORDER BY table_name, column_index").fetchall() if t in tables]
+
+
+def _rewrite_column(cur: Any, eraser: _Eraser, table: str, column: str) -> None:
+    """Each distinct value that names the person, changed as the log rewrite changed the event it came from."""
+    if (table, column) in _FREE_TEXT_COLUMNS:
+        values = cur.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
+        change = eraser.scrub_text
+    elif (table, column) in _ACTOR_COLUMNS:
+        named = sorted({eraser.student_id, *eraser.usernames})
+        values = cur.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IN (SELECT unnest(?))",
+                             [named]).fetchall()
+        def change(value: str) -> str:
+            return eraser.pseudonym
+    else:
+        values = cur.execute(f"SELECT DISTINCT {column} FROM {table} WHERE strpos({column}, ?) > 0",
+                             [eraser.student_id]).fetchall()
+        def change(value: str) -> str:
+            return eraser.pseudonym if value == eraser.student_id else eraser._id.sub(eraser.pseudonym, value)
+    pairs = [(old, new) for (old,) in values if (new := change(old)) != old]
+    if pairs:
+        cur.register("changed_values", pd.DataFrame(pairs, columns=["old", "new"], dtype=object))
+        cur.execute(f"UPDATE {table} SET {column} = v.new FROM changed_values v WHERE {table}.{column} = v.old")
+        cur.unregister("changed_values")
 
 
 # --- the written policy ---------------------------------------------------------------------------

@@ -101,8 +101,8 @@ class Batch:
             self._gather(DeviceTraffic, event)
             if event.kind in _STAGE_SENSORS:
                 self._gather(CeremonyRun, event)
-        elif (event.source == "app" and event.actor) or _always_audited(event.kind):
-            self.audit.append(event)  # people's actions; device traffic and derived results are not audit material
+        elif audited(event):
+            self.audit.append(event)
 
     def _make_way(self, tables: frozenset[str], keep: type[Group] | None = None) -> None:
         """Write the open groups that touch `tables`, so what comes next sees them."""
@@ -121,7 +121,7 @@ class Batch:
         for group in self.open.values():
             group.flush()
         self.open.clear()
-        _write_audit(self.cur, self.audit)
+        write_audit(self.cur, self.audit)
         self.audit.clear()
 
 
@@ -129,9 +129,13 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> bool:
     return "*" in a or "*" in b or bool(a & b)
 
 
-def _always_audited(kind: str) -> bool:
-    known = KINDS.get(kind)
-    return bool(known and known.always_audited)
+def audited(event: Event) -> bool:
+    """People's actions, and workers' actions the trail must show; device traffic and derived results are not
+    audit material."""
+    if event.source == "device":
+        return False
+    known = KINDS.get(event.kind)
+    return bool((event.source == "app" and event.actor) or (known and known.always_audited))
 
 
 def fold(cur: Cursor, events: list[Event]) -> None:
@@ -942,7 +946,7 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _write_audit(cur: Cursor, events: list[Event]) -> None:
+def write_audit(cur: Cursor, events: list[Event]) -> None:
     if not events:
         return
     rows = pd.DataFrame({"event_id": [e.id for e in events], "at_time": pd.to_datetime([ts(e.ts_ms) for e in events],

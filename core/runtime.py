@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from core.alerts import UnknownFaceAlerts
+from core.alerts import FamilyMessages, UnknownFaceAlerts
 from core.ceremonies import CeremonyClock
 from core.config import Settings, get_settings
 from core.faces.frames import FrameWorker
@@ -38,7 +38,8 @@ def open_app(settings: Settings | None = None, *, workers: bool = True) -> Rollc
 def start_workers(app: Rollcall) -> None:
     """Start, once per store: the ingestor (other processes' events), the frame worker (device camera frames:
     the face models load when the first one comes), the ceremony clock (no-shows marked absent), the retention
-    purge (when due) and the unknown-face alerts (one sender and one rate limit for every camera of the process).
+    purge (when due), the unknown-face alerts (one sender and one rate limit for every camera of the process) and
+    the families' channel (when switched on).
     An erasure a kill interrupted is finished beside the pages."""
     if app.alerts is not None:
         return
@@ -50,5 +51,8 @@ def start_workers(app: Rollcall) -> None:
         app.workers.append(worker)
     app.alerts = UnknownFaceAlerts(app)
     app.workers.append(app.alerts)
+    family = FamilyMessages(app)  # the families' Telegram channel: no thread unless switched on in settings
+    family.start(poll)
+    app.workers.append(family)
     if pending_erasure(app):
         threading.Thread(target=resume_erasure, args=(app,), name="rollcall-erasure", daemon=True).start()

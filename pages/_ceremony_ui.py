@@ -88,6 +88,19 @@ def counts_row(progress: ceremonies.Progress, tz) -> None:
                         if progress.pace.seconds_per_graduate else ""))
 
 
+def sectioned_tiles(runs: list[tuple[str, pd.DataFrame]], totals: dict[str, tuple[int, int]],
+                    eta_ms: dict[str, int], tz) -> str:
+    """Tiles under a heading for each department (a faculty break), with how many of it have received."""
+    parts = []
+    for department, rows in runs:
+        count, done = totals.get(department, (len(rows), 0))
+        parts.append(f"<div class='rc-section' style='margin:14px 0 6px;font-weight:700;font-size:1.1rem;"
+                     f"border-bottom:2px solid #1e3a8a;color:#1e3a8a'>{html.escape(department or '—')}"
+                     f"<span style='font-weight:400;font-size:0.85rem;color:#4b5563'> · {done} of {count} "
+                     f"received</span></div>" + tiles(rows, eta_ms, tz))
+    return "".join(parts)
+
+
 def tiles(board: pd.DataFrame, eta_ms: dict[str, int], tz) -> str:
     """Every graduate as a coloured tile; names are escaped (a roster is untrusted text)."""
     cells = []

@@ -116,5 +116,6 @@ def live_panel() -> None:
 
 with side:
     live_panel()
-st.caption(f"Recognition: {app.settings.face_model}, threshold {app.settings.match_threshold:.2f}; "
+per_person = " (higher for a person others resemble)" if app.settings.person_thresholds else ""
+st.caption(f"Recognition: {app.settings.face_model}, threshold {app.settings.match_threshold:.2f}{per_person}; "
            f"{live.tracker.k} of {live.tracker.n} recognitions of a face must agree before it counts.")

@@ -59,7 +59,7 @@ with people_tab:
         grid(history, hide_index=True, width="stretch")
 
 with ceremony_tab:
-    listing = ceremonies.listing(app)
+    listing = ceremonies.listing(app, rehearsals=False)
     if listing.empty:
         st.info("No ceremony yet.")
     else:

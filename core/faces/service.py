@@ -12,7 +12,7 @@ import pandas as pd
 
 from core.eventlog import Event
 from core.faces.engine import Face, FaceEngine
-from core.faces.gallery import Gallery, Match
+from core.faces.gallery import Gallery, Match, PersonThreshold
 from core.faces.images import ImageError, decode_image
 from core.faces.quality import assess, main_faces
 from core.keys import KeyErasedError
@@ -44,6 +44,15 @@ class PhotoVerdict:
     quality: dict | None = None
     looks_like: LookAlike | None = None  # set: refused unless staff confirm with a reason
     face_crop: bytes | None = None  # JPEG of the face found, to show beside the look-alike's photo
+    # Set when this person already has photos and this face matches none of them (best similarity below the
+    # match threshold): refused unless staff confirm with a reason, like a look-alike.
+    unlike_own: float | None = None
+    unlike_photo: bytes | None = None  # the face of this upload it was compared with (None: an enrolled one)
+
+    @property
+    def held(self) -> bool:
+        """Refused only until staff confirm, with a reason, that it is this person."""
+        return self.looks_like is not None or self.unlike_own is not None
 
 
 @dataclass
@@ -82,7 +91,7 @@ class FaceService:
         self.app = app
         self.settings = app.settings
         self.engine = FaceEngine(app.settings)
-        self.gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+        self.gallery = Gallery.from_settings(self.engine.model_name, self.settings)
         self._version = -1
         self._vectors: dict[str, tuple[str, np.ndarray]] = {}  # template id -> (student id, vector)
         self._sync = threading.Lock()
@@ -103,7 +112,7 @@ class FaceService:
                 vector = known[1] if known else self._decrypt_vector(student_id, token)
                 if vector is not None:
                     vectors[template_id] = (student_id, vector)
-            gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+            gallery = Gallery.from_settings(self.engine.model_name, self.settings)
             gallery.add_many([(t, s, v) for t, (s, v) in vectors.items()])
             negatives = self.app.db.query("SELECT student_id, token FROM face_negatives WHERE model = ?",
                                           [self.engine.model_name])
@@ -111,6 +120,7 @@ class FaceService:
                 vector = self._decrypt_vector(student_id, token)
                 if vector is not None:
                     gallery.add_negative(student_id, vector)
+            gallery.calibrate()  # here, not in the check-in's first match after an enrollment
             self._vectors, self.gallery, self._version = vectors, gallery, version
 
     def forget(self, student_id: str | None = None) -> None:
@@ -119,7 +129,7 @@ class FaceService:
         with self._sync:
             if student_id is None:
                 self._vectors = {}
-                self.gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+                self.gallery = Gallery.from_settings(self.engine.model_name, self.settings)
             else:
                 self._vectors = {t: sv for t, sv in self._vectors.items() if sv[0] != student_id}
                 self.gallery.remove_person(student_id)
@@ -169,8 +179,9 @@ class FaceService:
                confirm_lookalike_reason: str | None = None) -> list[PhotoVerdict]:
         """Check each photo; store an encrypted template for each good one. Nothing is processed without consent.
 
-        When a photo's face matches someone else already enrolled (at the match threshold or above), nothing of
-        the upload is enrolled: the verdicts carry `looks_like` (and the face crop) so staff can compare, and the
+        When a photo's face matches someone else already enrolled (at the match threshold or above), or matches
+        none of this person's own photos (enrolled before, or earlier in this upload), nothing of the upload is
+        enrolled: the verdicts carry `looks_like` / `unlike_own` (and the face crops) so staff can compare, and the
         same call with `confirm_lookalike_reason` enrolls it, the reason kept in the audit trail."""
         reason = (confirm_lookalike_reason or "").strip() or None
         self._require_person(student_id)
@@ -182,7 +193,8 @@ class FaceService:
                     "before enrolling photos.")
             raise ConsentRequiredError(f"No consent on record for {student_id}: record it before enrolling photos.")
         self.refresh()
-        own = [v for s, v in self._vectors.values() if s == student_id]
+        # This person's faces so far: (vector, JPEG crop when it came with this upload, else None).
+        own: list[tuple[np.ndarray, bytes | None]] = [(v, None) for s, v in self._vectors.values() if s == student_id]
         verdicts, events = [], []
         for n, (name, data) in enumerate(photos, 1):
             if progress:
@@ -191,9 +203,9 @@ class FaceService:
             verdicts.append(verdict)
             if vector is None:
                 continue
-            if verdict.looks_like is not None and reason is None:
+            own.append((vector, verdict.face_crop))  # later photos of the upload are compared with it too
+            if verdict.held and reason is None:
                 continue
-            own.append(vector)
             template_id = str(uuid.uuid4())
             if self.settings.keep_photos:
                 self._keep_photo(student_id, template_id, data)
@@ -203,17 +215,24 @@ class FaceService:
             if verdict.looks_like is not None:
                 payload |= {"looks_like": verdict.looks_like.student_id,
                             "looks_like_score": round(verdict.looks_like.score, 4), "reason": reason}
+            if verdict.unlike_own is not None:
+                payload |= {"unlike_own_score": round(verdict.unlike_own, 4), "reason": reason}
             events.append((verdict, Event.new("face.enrolled", payload, actor=actor)))
-        if reason is None and any(v.looks_like is not None for v in verdicts):
+        if reason is None and any(v.held for v in verdicts):
             for verdict in verdicts:  # hold the whole upload: staff confirm it, then send it again
                 if verdict.looks_like is not None:
                     verdict.accepted = False
                     verdict.reason = (f"looks like {self._label(verdict.looks_like.student_id)} (similarity "
                                       f"{verdict.looks_like.score:.2f}): not enrolled until staff confirm it is "
                                       "this person")
+                elif verdict.unlike_own is not None:
+                    verdict.accepted = False
+                    verdict.reason = (f"does not look like this person's other photos (best similarity "
+                                      f"{verdict.unlike_own:.2f}, below {self.settings.match_threshold:.2f}): not "
+                                      "enrolled until staff confirm it is this person")
                 elif verdict.accepted:
                     verdict.accepted = False
-                    verdict.reason = "not enrolled yet: another photo of this upload looks like someone else"
+                    verdict.reason = "not enrolled yet: another photo of this upload needs staff to confirm it"
             return verdicts
         events = [event for _, event in events]
         if events:
@@ -222,7 +241,7 @@ class FaceService:
         return verdicts
 
     def _check_photo(self, name: str, data: bytes, student_id: str,
-                     own: list[np.ndarray]) -> tuple[PhotoVerdict, np.ndarray | None]:
+                     own: list[tuple[np.ndarray, bytes | None]]) -> tuple[PhotoVerdict, np.ndarray | None]:
         try:
             image = decode_image(data, name, max_bytes=self.settings.max_image_bytes,
                                  max_pixels=self.settings.max_image_pixels)
@@ -238,18 +257,22 @@ class FaceService:
         if not quality.ok:
             return PhotoVerdict(name, False, "; ".join(quality.problems), quality=quality.as_dict()), None
         vector = self.engine.embed([face])[0].embedding
-        verdict = PhotoVerdict(name, True, quality=quality.as_dict())
+        verdict = PhotoVerdict(name, True, quality=quality.as_dict(), face_crop=_jpeg_crop(image, face.box))
         for other, score in self.gallery.person_scores(vector, exclude=student_id)[:3]:
             if score >= self.settings.match_threshold and verdict.looks_like is None:
                 verdict.looks_like = LookAlike(other, self._name(other), float(score))
-                verdict.face_crop = _jpeg_crop(image, face.box)
                 verdict.warnings.append(f"looks like {self._label(other)} (similarity {score:.2f}): "
                                         "twins or a photo in the wrong folder?")
             elif score >= self.settings.lookalike_threshold:
                 verdict.warnings.append(f"resembles {self._label(other)} (similarity {score:.2f}): "
                                         "twins or a photo in the wrong folder?")
-        if own and max(float(v @ vector) for v in own) < self.settings.match_threshold:
-            verdict.warnings.append("does not look like this person's other photos")
+        if own:
+            scores = [float(v @ vector) for v, _ in own]
+            best = int(np.argmax(scores))
+            if scores[best] < self.settings.match_threshold:
+                verdict.unlike_own, verdict.unlike_photo = scores[best], own[best][1]
+                verdict.warnings.append(f"does not look like this person's other photos (similarity "
+                                        f"{scores[best]:.2f})")
         return verdict, vector
 
     def _keep_photo(self, student_id: str, template_id: str, data: bytes) -> None:
@@ -287,9 +310,16 @@ class FaceService:
                 return None
         return None
 
-    def _label(self, student_id: str) -> str:
+    def label(self, student_id: str) -> str:
         name = self.app.db.scalar("SELECT name FROM people WHERE student_id = ?", [student_id])
         return f"{name} ({student_id})" if name else student_id
+
+    _label = label
+
+    def threshold_of(self, student_id: str) -> PersonThreshold | None:
+        """The score a match to this person needs and why (None: no template of the current model)."""
+        self.refresh()
+        return self.gallery.person_threshold(student_id)
 
     def templates_of(self, student_id: str):
         return self.app.db.query(

@@ -157,3 +157,29 @@ def test_another_persons_face_waits_for_a_confirmation_with_a_reason(seeded, pho
     check = open_app(seeded, workers=False)
     assert check.db.scalar("SELECT photo_count FROM people WHERE student_id = '6501002'") == 0
     check.close()
+
+
+def test_a_photo_unlike_the_persons_own_waits_and_the_record_shows_guidance_and_threshold(seeded, photos):
+    app = open_app(seeded, workers=False)
+    app.faces.record_consent("6501001", "signed form", "test")
+    app.faces.enroll("6501001", [("obama.jpg", (photos / "obama.jpg").read_bytes())], "test")
+    app.close()
+    at = open_person("6501001")
+    assert any("Good enrollment photos" in m.value and "3 to 5 photos" in m.value for m in at.markdown)
+    assert any("Match threshold 0.50" in m.value and "nobody else enrolled" in m.value for m in at.markdown)
+    uploader = next(u for u in at.get("file_uploader") if u.label.startswith("Photos"))
+    uploader.upload("biden.jpg", (photos / "biden.jpg").read_bytes(), "image/jpeg")
+    at.run()
+    images_before = len(at.get("image"))
+    next(b for b in at.button if b.label.startswith("Enroll 1 photo")).click().run()
+    assert not at.exception, at.exception
+    assert any("Nothing was enrolled" in e for e in texts(at, "error"))
+    assert len(at.get("image")) == images_before + 1  # the new face; no photo of theirs is kept: said in words
+    assert any("Unlike this person's enrolled photos" in i for i in texts(at, "info"))
+    verdicts = next(d.value for d in at.dataframe if "Result" in d.value.columns)
+    assert "does not look like this person's other photos" in verdicts["Why / warnings"].iloc[0]
+    assert {"Face px", "Sharpness", "Brightness", "Head turn °"} <= set(verdicts.columns)
+    at.text_input(key="lookalike_reason_6501001").input("photo from before his haircut, card checked").run()
+    at.button(key="lookalike_confirm_6501001").click().run()
+    assert not at.exception, at.exception
+    assert "1 of 1 photo(s) enrolled." in texts(at, "success")

@@ -303,7 +303,7 @@ def test_english_header_variants_and_ignored_columns():
                                          "ann@school.org", "7", "late", "x"]]))
     assert preview.rows[0].as_payload() == {
         "student_id": "R1", "name": "Ann Lee", "name_en": "Ann Lee", "guardian_name": "Bob Lee",
-        "department": "Math", "phone": "0812345678", "email": "ann@school.org", "ceremony_order": 7,
+        "department": "Math", "phone": "0812345678", "email": "ann@school.org", "ceremony_order": 7, "pronunciation": None,
     }
     assert preview.ignored_columns == ["Remark"]
 
