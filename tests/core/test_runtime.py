@@ -15,7 +15,8 @@ from core.services import Rollcall
 from tests.core.test_alerts import CHAT, TOKEN, face_jpeg
 from tests.telegram_fake import TelegramFake
 
-WORKERS = {"rollcall-ingestor", "rollcall-frames", "rollcall-ceremony-clock", "rollcall-retention", "rollcall-alerts"}
+WORKERS = {"rollcall-ingestor", "rollcall-frames", "rollcall-ceremony-clock", "rollcall-retention", "rollcall-alerts",
+           "rollcall-family-messages"}
 
 
 def running() -> Counter[str]:
@@ -41,6 +42,7 @@ def telegram():
 @pytest.fixture
 def started(tmp_path, telegram, monkeypatch):
     for name, value in {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_API_BASE": telegram.url,
+                        "FAMILY_MESSAGES": "true", "FAMILY_CHAT_ID": "-100777",  # the families' channel, switched on
                         "DATA_DIR": str(tmp_path / "data"), "INGEST_POLL_SECONDS": "0.05"}.items():
         monkeypatch.setenv(f"ROLLCALL_{name}", value)
     get_settings.cache_clear()
