@@ -499,11 +499,6 @@ class Database:
             row = cur.execute(sql, params or []).fetchone()
             return row[0] if row else None
 
-    def drop_read_model(self) -> None:
-        with self.write() as cur:
-            for table in READ_MODEL_TABLES + ["schema_version"]:
-                cur.execute(f"DROP TABLE IF EXISTS {table}")
-
     def replace_file(self, fresh: Database | Path, *, carry: tuple[str, ...] = (), timeout: float = 60.0) -> None:
         """Swap in another database (a rebuild or a copy made aside; closed here), atomically for this process's
         users.

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from core.db import READ_MODEL_TABLES
 from core.eventlog import Event, EventLog, StoredEvent, now_ms
 from core.projections import PERSON_FIELDS
 from core.services import Rollcall
+from core.timeutil import from_ms, to_ms
 from core.workers import Poller
 
 DAY_MS = 86_400_000
@@ -156,7 +157,7 @@ def purge_expired(app: Rollcall, now: datetime | None = None, actor: str = "rete
     """Remove what outlived its retention period, from the log and the read model; one retention.purged event
     records the counts and cutoffs. Nothing expired: nothing changes and no event is appended (idempotent)."""
     now = now or datetime.now(UTC)
-    now_ms = int(now.timestamp() * 1000)
+    now_ms = to_ms(now)
     rules = {r.kind: r.days for r in retention_rules(app.settings)}
     cut = {kind: (now_ms - days * DAY_MS if days else None) for kind, days in rules.items()}
     counts = dict.fromkeys(("frames", "crops", "attendance", "templates", "negatives"), 0)
@@ -257,7 +258,7 @@ def purge_expired(app: Rollcall, now: datetime | None = None, actor: str = "rete
 
 
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return from_ms(ms)
 
 
 def _replace(e: Event, **changes: Any) -> Event:
@@ -651,8 +652,3 @@ def policy(settings: Settings) -> pd.DataFrame:
 
 def retention_summary(settings: Settings) -> list[tuple[str, str]]:
     return [(r.label, _kept(r.days)) for r in retention_rules(settings)]
-
-
-def cutoff_dates(settings: Settings, now: datetime | None = None) -> dict[str, datetime | None]:
-    now = now or datetime.now(UTC)
-    return {r.kind: (now - timedelta(days=r.days) if r.days else None) for r in retention_rules(settings)}

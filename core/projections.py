@@ -15,15 +15,17 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from core import ceremony
+from core.ceremony_rows import read_ceremony
 from core.eventlog import Event
 from core.events import KINDS
+from core.timeutil import from_ms
 
 Cursor = duckdb.DuckDBPyConnection
 Handler = Callable[[Cursor, Event], None]
@@ -158,7 +160,7 @@ def _first(result: Cursor) -> tuple | None:
 
 
 def ts(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return None if ms is None else from_ms(ms)
 
 
 def _frame(cur: Cursor, name: str, df: pd.DataFrame, sql: str, params: Any = None) -> Any:
@@ -622,17 +624,11 @@ class _Loaded:
 
     @classmethod
     def read(cls, cur: Cursor, ceremony_id: str) -> _Loaded | None:
-        row = _first(cur.execute("SELECT absent_timeout_min, status, auto_advance, calls, epoch_ms(started_at), "
-                          "epoch_ms(ended_at) FROM ceremonies WHERE ceremony_id = ?", [ceremony_id]))
-        if row is None:
+        found = read_ceremony(cur, ceremony_id)
+        if found is None:
             return None
-        rows = cur.execute("SELECT student_id, order_no, status, queue_pos, call_no, epoch_ms(called_at), "
-                           "epoch_ms(on_stage_at), epoch_ms(received_at), epoch_ms(front_at) FROM ceremony_entries "
-                           "WHERE ceremony_id = ?",
-                           [ceremony_id]).fetchall()
-        entries = {r[0]: ceremony.Entry(*r) for r in rows}
-        c = ceremony.Ceremony(ceremony_id, int(float(row[0]) * 60_000), entries, row[1], bool(row[2]), int(row[3]))
-        return cls(c, ts(row[4]), ts(row[5]))
+        c, started_ms, ended_ms = found
+        return cls(c, ts(started_ms), ts(ended_ms))
 
     def write(self, cur: Cursor) -> None:
         c = self.now

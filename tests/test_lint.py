@@ -115,11 +115,11 @@ def test_no_import_cycles_within_core():
 
 def test_milliseconds_and_datetimes_are_converted_in_one_place():
     """core/timeutil.py converts ms <-> datetime (and local days); a copy elsewhere drifts (naive vs UTC, local
-    machine time vs the configured zone). privacy.py and projections.py still have theirs (being changed)."""
+    machine time vs the configured zone)."""
     import re
 
     copy = re.compile(r"fromtimestamp\(|\.timestamp\(\) \* 1000")
-    allowed = {"core/timeutil.py", "core/privacy.py", "core/projections.py"}
+    allowed = {"core/timeutil.py"}
     found = sorted(f"{path.relative_to(PROJECT_ROOT)}:{n}"
                    for top in ("core", "pages", "receiver") for path in (PROJECT_ROOT / top).rglob("*.py")
                    if str(path.relative_to(PROJECT_ROOT)) not in allowed
