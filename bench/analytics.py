@@ -11,6 +11,7 @@ and reports time and memory. Goal (issue): ≤ 300 ms p95 per query.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
@@ -36,10 +37,8 @@ def _rss_mb(field: str = "VmRSS") -> float:
 
 
 def _reset_peak_rss() -> None:
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")  # Linux: resets VmHWM to the current RSS
-    except OSError:
-        pass
 
 
 def queries(db: Database, f: A.Filters, person: str, ceremony: str) -> list[tuple[str, object]]:

@@ -4,7 +4,8 @@
 
 The log: the demo roster (60 people), a class of all of them and `--sessions` past sessions with a check-in of
 every member (each with an encrypted face crop), a camera frame a session; then a purge with nothing expired,
-a purge where the oldest half expired, and the erasure of one person (log rewrite, the read model changed row by row and copied afresh).
+a purge where the oldest half expired, and the erasure of one person (log rewrite, the read model changed row by
+row and copied afresh).
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ def fold_rate(tmp: Path, n: int) -> None:
         kinds[e.kind] = kinds.get(e.kind, 0) + 1
     mix = ", ".join(f"{k} {v * 100 // len(events)} %" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])[:6])
     print(f"fold, log -> DuckDB: {folded:,} mixed events in {batched:.1f} s = {folded / batched:,.0f} events/s "
-          f"(the previous per-event fold: {len(sample) / single:,.0f} events/s; {single / len(sample) / (batched / folded):.1f}x)")
+          f"(the previous per-event fold: {len(sample) / single:,.0f} events/s; "
+          f"{single / len(sample) / (batched / folded):.1f}x)")
     print(f"  mix: {mix}")
 
 
@@ -127,7 +128,8 @@ def staff_under_device_load(tmp: Path, seconds: float, rate: int) -> None:
     latencies.sort()
     p95 = latencies[int(len(latencies) * 0.95) - 1]
     print(f"staff action -> in DuckDB while devices post {sent[0] / seconds:,.0f} events/s: "
-          f"p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms "
+          f"p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+          f"max {latencies[-1] * 1000:.0f} ms "
           f"({len(latencies)} actions; background ingestor {lag:,} events behind at the end)")
 
 

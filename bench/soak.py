@@ -72,7 +72,8 @@ class Memory:
     def __str__(self) -> str:
         return (f"start {self.start_mb:6.1f} MB  end {self.end_mb:6.1f}  max {self.max_mb:6.1f}  "
                 f"after warm-up {self.growth_after_warm_up_mb:+5.1f} MB  trend {self.trend_mb_per_min:+5.2f} MB/min  "
-                f"(quarters {' / '.join(f'{q:.0f}' for q in self.quarters_mb)})  → {'flat' if self.flat else 'GROWING'}")
+                f"(quarters {' / '.join(f'{q:.0f}' for q in self.quarters_mb)})  "
+                f"→ {'flat' if self.flat else 'GROWING'}")
 
 
 def memory(t: list[float], kb: list[int]) -> Memory:

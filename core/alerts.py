@@ -355,7 +355,8 @@ def due_family_messages(app: Any, since_ms: int) -> list[FamilyMessage]:
                coalesce(p.department, '') AS department
         FROM moves m LEFT JOIN people p USING (student_id)
         WHERE NOT starts_with(m.ceremony_id, ?)
-          AND 'alert:family:' || m.ceremony_id || ':' || m.call_no || ':' || m.stage NOT IN (SELECT alert_id FROM alerts)
+          AND 'alert:family:' || m.ceremony_id || ':' || m.call_no || ':' || m.stage
+              NOT IN (SELECT alert_id FROM alerts)
         ORDER BY m.at_ms
         """, [since_ms, since_ms, REHEARSAL_PREFIX])
     return [FamilyMessage(r.alert_id, r.ceremony_id, r.stage, int(r.at_ms),

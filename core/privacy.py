@@ -4,8 +4,8 @@ The event log is append-only with one exception, `EventLog.rewrite`, which this 
 retention redacts what expired (a frame's image, a check-in's face crop, old attendance, idle face
 templates) and erasure takes a person out of every event. What a rewrite changes is mirrored in the read
 model in the same step, row by row, and the read model file is then copied afresh (no bytes of removed rows
-stay in its freed blocks); a rebuild always gives the tables the app shows (the tests compare). Biometric data is encrypted with a key per person (core.keys):
-shredding that key makes every copy unreadable, wherever it is.
+stay in its freed blocks); a rebuild always gives the tables the app shows (the tests compare). Biometric data is
+encrypted with a key per person (core.keys): shredding that key makes every copy unreadable, wherever it is.
 """
 
 from __future__ import annotations
@@ -598,7 +598,9 @@ def _kept(days: int) -> str:
     if not days:
         return "until the person is erased"
     years = days / 365.25
-    return f"{days} days (about {round(years)} year{'s' if round(years) > 1 else ''})" if years >= 0.95 else f"{days} days"
+    if years < 0.95:
+        return f"{days} days"
+    return f"{days} days (about {round(years)} year{'s' if round(years) > 1 else ''})"
 
 
 def policy(settings: Settings) -> pd.DataFrame:

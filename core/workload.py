@@ -62,7 +62,8 @@ def _stream(n: int, seed: int, people: int, start_ms: int) -> Iterator[Event]:
     ceremony_id = f"G{seed}"
     yield event("ceremony.created", {"ceremony_id": ceremony_id, "name": "Graduation", "on_date": "2026-12-02",
                                      "venue": "Hall", "absent_timeout_min": 5,
-                                     "entries": [{"student_id": s, "order_no": k + 1} for k, s in enumerate(graduates)]})
+                                     "entries": [{"student_id": s, "order_no": k + 1}
+                                                 for k, s in enumerate(graduates)]})
     yield event("ceremony.started", {"ceremony_id": ceremony_id})
     boot, seq = f"b{seed}", [0]
 

@@ -125,7 +125,8 @@ def face_section(person: dict) -> None:
         bar = st.progress(0.0, text="Checking photos…")
         try:
             verdicts = faces.enroll(sid, photos, user.username,
-                                    progress=lambda n, total, name: bar.progress(n / total, text=f"{name} ({n}/{total})"))
+                                    progress=lambda n, total, name: bar.progress(n / total,
+                                                                                 text=f"{name} ({n}/{total})"))
         except (ConsentRequiredError, EnrollmentError, ImageError) as exc:
             st.error(str(exc))
         else:
@@ -175,7 +176,7 @@ with find_tab:
     st.caption(f"{len(found)} of {people.count(app)} people")
     table = grid(found, hide_index=True, width="stretch", on_select="rerun",
                  selection_mode="single-row", key=keyed("people_table", query),
-                 column_config={k: v for k, v in LABELS.items()})
+                 column_config=dict(LABELS))
     picked = table.selection.rows if table and table.selection else []
     if picked:
         person = people.get(app, found.iloc[picked[0]]["student_id"])

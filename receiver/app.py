@@ -221,8 +221,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
         store: Store = state.store
         wait = state.admission.take(cost)
         if wait:
-            raise Problem(429, "receiver_busy", f"the receiver takes at most {settings.receiver_max_events_per_second:g}"
-                                                " events a second from all devices; retry later", retry_after(wait))
+            limit = settings.receiver_max_events_per_second
+            raise Problem(429, "receiver_busy", f"the receiver takes at most {limit:g} events a second from all "
+                                                "devices; retry later", retry_after(wait))
         # A retry is signed anew (new timestamp); the very same signed request twice is a replay.
         expires = (signed.timestamp + settings.signature_window_seconds) * 1000
         if not await store(store.log.remember_request, f"{signed.device_id}:{signed.signature}", expires):

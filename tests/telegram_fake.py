@@ -5,8 +5,9 @@
     fake.wait_for_photos(1); fake.photos[0].caption; fake.stop()
 
 It answers `sendPhoto` (multipart: chat_id, caption, photo), `sendMessage` (form: chat_id, text) and `getMe`
-like the Bot API does, records every photo and message, and can be told to refuse (`fail(401, "Unauthorized")`), to answer 429 with
-`retry_after` (`rate_limit(5)`) or to be slow (`delay = 2.0`). `GET /_fake/photos` (and `/_fake/messages`) list what it got,
+like the Bot API does, records every photo and message, and can be told to refuse (`fail(401, "Unauthorized")`),
+to answer 429 with `retry_after` (`rate_limit(5)`) or to be slow (`delay = 2.0`). `GET /_fake/photos` (and
+`/_fake/messages`) list what it got,
 for a test that runs in another process. Run alone: `python -m tests.telegram_fake [--port N]`.
 """
 
@@ -86,7 +87,8 @@ class TelegramFake:
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="telegram-fake", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="telegram-fake",
+                                        daemon=True)
         self._thread.start()
         return self
 

@@ -159,7 +159,8 @@ class FaceService:
         return {k: (None if v is pd.NaT or (not isinstance(v, str) and pd.isna(v)) else v)
                 for k, v in df.iloc[0].to_dict().items()}
 
-    def record_consent(self, student_id: str, method: str, actor: str, purpose: str = "attendance and ceremony") -> None:
+    def record_consent(self, student_id: str, method: str, actor: str,
+                       purpose: str = "attendance and ceremony") -> None:
         if not method.strip():
             raise ConsentRequiredError("Say how consent was given (e.g. signed form, online form).")
         self._require_person(student_id)
@@ -251,7 +252,8 @@ class FaceService:
         if not faces:
             return PhotoVerdict(name, False, "no face found"), None
         if len(faces) > 1:
-            return PhotoVerdict(name, False, f"more than one face ({len(faces)}): use a photo of this person alone"), None
+            reason = f"more than one face ({len(faces)}): use a photo of this person alone"
+            return PhotoVerdict(name, False, reason), None
         face = faces[0]
         quality = assess(face, self.settings)
         if not quality.ok:

@@ -133,7 +133,8 @@ def test_another_persons_face_waits_for_a_confirmation_with_a_reason(seeded, pho
     next(b for b in at.button if b.label.startswith("Enroll 1 photo")).click().run()
     assert not at.exception, at.exception
     assert any("Nothing was enrolled" in e for e in texts(at, "error"))
-    assert len(at.get("image")) == images_before + 1  # the new face; the other person has no kept photo, so their name, id, score
+    # the new face; the other person has no kept photo, so their name, id, score
+    assert len(at.get("image")) == images_before + 1
     assert any("6501001" in i and "similarity" in i for i in texts(at, "info"))
     at.button(key="lookalike_confirm_6501002").click().run()  # no reason: refused
     assert any("Say why" in e for e in texts(at, "error"))

@@ -27,6 +27,7 @@ from core import exports, synth
 from core.db import MIGRATIONS, Database
 from core.eventlog import Event
 from core.projections import apply, person_keys
+from core.timeutil import to_ms
 
 TZ = ZoneInfo("Asia/Bangkok")
 MARCH = A.Filters(date(2025, 3, 1), date(2025, 3, 31))
@@ -303,7 +304,7 @@ def test_people_counted_across_daylight_saving(tmp_path):
                                                        "ends_at_ms": ms + 3_600_000}))
         for sess, sid in [("S1", "P1"), ("S1", "P2"), ("S2", "P1"), ("S3", "P2"), ("S3", "P3")]:
             apply(cur, Event.new("attendance.recorded", {"session_id": sess, "student_id": sid, "status": "present",
-                                                         "method": "qr", "at_ms": int(starts[sess].timestamp() * 1000)}))
+                                                         "method": "qr", "at_ms": to_ms(starts[sess])}))
     f = A.Filters(date(2025, 3, 29), date(2025, 3, 31))
     day = A.people_counted(db, f, "day")
     assert [(r.period.date(), r.unique_people) for r in day.itertuples()] == [

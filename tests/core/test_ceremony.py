@@ -11,7 +11,8 @@ MIN = 60_000
 
 
 def make(n: int = 5, timeout_min: float = 5, running: bool = True) -> Ceremony:
-    c = Ceremony("c1", int(timeout_min * MIN), {f"s{i}": Entry(f"s{i}", i, queue_pos=float(i)) for i in range(1, n + 1)})
+    entries = {f"s{i}": Entry(f"s{i}", i, queue_pos=float(i)) for i in range(1, n + 1)}
+    c = Ceremony("c1", int(timeout_min * MIN), entries)
     if running:
         apply(c, "ceremony.started", {}, 0)
     return c

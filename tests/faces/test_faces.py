@@ -50,7 +50,9 @@ def test_a_group_photo_yields_every_face(face_app, photos):
 
 def test_enrollment_refuses_bad_photos_with_a_plain_reason(face_app, photos):
     obama = cv2.imread(str(photos / "obama.jpg"))
-    encode = lambda img: cv2.imencode(".jpg", img)[1].tobytes()
+    def encode(img):
+        return cv2.imencode(".jpg", img)[1].tobytes()
+
     good = (photos / "obama.jpg").read_bytes()
     cases = {
         "group.jpg": ((photos / "t1.jpg").read_bytes(), "more than one face"),
