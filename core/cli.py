@@ -206,7 +206,8 @@ def cmd_identify(args: argparse.Namespace) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from core.faces.service import ConsentRequiredError, EnrollmentError
+    from core.faces.service import EnrollmentError
+    from core.privacy.consent import ConsentRequiredError
 
     photos = []
     for name in args.photos:

@@ -85,8 +85,9 @@ def lookalike_panel(faces, sid: str, pending: dict) -> None:
 
 def face_section(person: dict) -> None:
     from core.faces.images import ImageError
-    from core.faces.service import ConsentRequiredError, EnrollmentError
+    from core.faces.service import EnrollmentError
     from core.faces.weights import WeightsError
+    from core.privacy.consent import ConsentRequiredError
 
     sid = person["student_id"]
     try:

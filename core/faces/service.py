@@ -16,11 +16,8 @@ from core.faces.gallery import Gallery, Match, PersonThreshold
 from core.faces.images import ImageError, decode_image
 from core.faces.quality import assess, main_faces
 from core.keys import KeyErasedError
+from core.privacy import consent
 from core.services import Rollcall
-
-
-class ConsentRequiredError(PermissionError):
-    pass
 
 
 class EnrollmentError(ValueError):
@@ -147,25 +144,16 @@ class FaceService:
     # --- consent -------------------------------------------------------------------------------
 
     def consent_of(self, student_id: str) -> dict | None:
-        """The consent in force (None when none was recorded, or it was revoked)."""
-        record = self.consent_record(student_id)
-        return None if record is None or record.get("revoked_at") is not None else record
+        """The consent in force (None when none was recorded, or it was revoked): core.privacy.consent."""
+        return consent.consent_in_force(self.app, student_id)
 
     def consent_record(self, student_id: str) -> dict | None:
-        """The latest consent on record, revoked or not."""
-        df = self.app.db.query("SELECT * FROM consents WHERE student_id = ?", [student_id])
-        if df.empty:
-            return None
-        return {k: (None if v is pd.NaT or (not isinstance(v, str) and pd.isna(v)) else v)
-                for k, v in df.iloc[0].to_dict().items()}
+        return consent.consent_record(self.app, student_id)
 
     def record_consent(self, student_id: str, method: str, actor: str,
                        purpose: str = "attendance and ceremony") -> None:
-        if not method.strip():
-            raise ConsentRequiredError("Say how consent was given (e.g. signed form, online form).")
         self._require_person(student_id)
-        self.app.submit(Event.new("consent.recorded", {"student_id": student_id, "method": method.strip(),
-                                                        "purpose": purpose}, actor=actor))
+        consent.record_consent(self.app, student_id, method, actor, purpose)
 
     def _require_person(self, student_id: str) -> dict:
         df = self.app.db.query("SELECT * FROM people WHERE student_id = ?", [student_id])
@@ -186,13 +174,7 @@ class FaceService:
         same call with `confirm_lookalike_reason` enrolls it, the reason kept in the audit trail."""
         reason = (confirm_lookalike_reason or "").strip() or None
         self._require_person(student_id)
-        if self.consent_of(student_id) is None:
-            record = self.consent_record(student_id)
-            if record is not None:
-                raise ConsentRequiredError(
-                    f"Consent of {student_id} was revoked on {record['revoked_at']:%Y-%m-%d}: record consent again "
-                    "before enrolling photos.")
-            raise ConsentRequiredError(f"No consent on record for {student_id}: record it before enrolling photos.")
+        consent.require_consent(self.app, student_id)
         self.refresh()
         # This person's faces so far: (vector, JPEG crop when it came with this upload, else None).
         own: list[tuple[np.ndarray, bytes | None]] = [(v, None) for s, v in self._vectors.values() if s == student_id]

@@ -16,6 +16,7 @@ from core import auth, ceremonies, people, privacy
 from core.config import Settings
 from core.demo import load_demo
 from core.eventlog import Event, now_ms
+from core.privacy import erasure
 from core.services import Rollcall
 from tests.core.test_ingestor import snapshot
 
@@ -328,7 +329,7 @@ def test_an_interrupted_erasure_is_finished_under_the_same_pseudonym(app, monkey
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # like kill -9 right after the log was rewritten
 
-    monkeypatch.setattr(privacy, "_mirror_erasure", killed)
+    monkeypatch.setattr(erasure, "_mirror_erasure", killed)
     with pytest.raises(KeyboardInterrupt):
         privacy.erase_person(app, A, "boss", "written request")
     pending = privacy.pending_erasure(app)

@@ -15,8 +15,9 @@ import pytest
 from core.config import PROJECT_ROOT, Settings
 from core.faces import weights
 from core.faces.images import ImageError, decode_image
-from core.faces.service import ConsentRequiredError, FaceService
+from core.faces.service import FaceService
 from core.keys import KeyErasedError, KeyStore
+from core.privacy.consent import ConsentRequiredError
 from tests.faces.conftest import read
 from tests.photos import strangers
 

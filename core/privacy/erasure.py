@@ -1,41 +1,25 @@
-"""Privacy: the consent register, retention of each kind of personal data, and erasure of a person.
-
-The event log is append-only with one exception, `EventLog.rewrite`, which this module alone uses:
-retention redacts what expired (a frame's image, a check-in's face crop, old attendance, idle face
-templates) and erasure takes a person out of every event. What a rewrite changes is mirrored in the read
-model in the same step, row by row, and the read model file is then copied afresh (no bytes of removed rows
-stay in its freed blocks); a rebuild always gives the tables the app shows (the tests compare). Biometric data is
-encrypted with a key per person (core.keys): shredding that key makes every copy unreadable, wherever it is.
-"""
+"""Erasure of a person: the log rewritten so neither their id nor any personal field survives, the read model
+changed row by row in the same step, the file copied afresh; an interrupted erasure is finished at the next start."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import secrets
-import shutil
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from core import projections
-from core.config import Settings
 from core.db import READ_MODEL_TABLES
-from core.eventlog import Event, EventLog, StoredEvent, now_ms
+from core.eventlog import Event, now_ms
+from core.privacy.common import ERASED, PrivacyError, forget_face, iter_log, rewrite_events, tombstone
 from core.projections import PERSON_FIELDS
 from core.services import Rollcall
-from core.timeutil import from_ms, to_ms
-from core.workers import Poller
 
-DAY_MS = 86_400_000
-ERASED = "[erased]"  # what a personal string becomes in free text (a reason, a note)
 # Fields of a person that identify them; department and ceremony order do not, alone, and are not kept either
 PERSONAL_FIELDS = tuple(f for f in PERSON_FIELDS if f not in ("department", "ceremony_order"))
 # Events that exist only because of the person: erasure leaves a tombstone in their place.
@@ -47,248 +31,6 @@ _FREE_TEXT = {"reason", "detail", "note", "comment", "error", "caption", "messag
 # Titles are not part of a name worth scrubbing on their own (every other note has "Mr." or "นาย").
 _TITLES = {"นาย", "นาง", "นางสาว", "ด.ช.", "ด.ญ.", "เด็กชาย", "เด็กหญิง", "Mr.", "Mrs.", "Ms.", "Miss", "Dr."}
 
-
-class PrivacyError(ValueError):
-    """A refused privacy action, with a message fit to show."""
-
-
-# --- the log, read and rewritten -------------------------------------------------------------
-
-def iter_log(log: EventLog, after: int = 0, batch: int = 1000) -> Iterator[StoredEvent]:
-    while chunk := log.read_after(after, batch):
-        yield from chunk
-        after = chunk[-1].position
-
-
-def tombstone(event: Event) -> Event:
-    """What is left of an event that had to go: its time and kind, under a new id, with no actor or data."""
-    return Event(id=f"redacted:{uuid.uuid4().hex}", kind="redacted", ts_ms=event.ts_ms, payload={"was": event.kind},
-                 actor=None, source="system")
-
-
-def _rewrite(log: EventLog, changes: dict[str, Event], chunk: int = 500) -> int:
-    items = list(changes.items())
-    return sum(log.rewrite(dict(items[n:n + chunk])) for n in range(0, len(items), chunk))
-
-
-def photo_folder(settings: Settings, student_id: str) -> Path:
-    """Where kept enrollment photos of a person are (encrypted; only with keep_photos on)."""
-    return settings.data_path / "photos" / hashlib.sha256(student_id.encode()).hexdigest()[:20]
-
-
-def _forget_face(app: Rollcall, student_id: str) -> int:
-    """Shred the person's key, delete their kept photos, and make the running face service forget them."""
-    app.keys.erase(student_id)
-    folder = photo_folder(app.settings, student_id)
-    photos = len(list(folder.glob("*"))) if folder.exists() else 0
-    shutil.rmtree(folder, ignore_errors=True)
-    if (faces := app.loaded_faces) is not None:
-        faces.forget(student_id)
-    return photos
-
-
-# --- consent register -------------------------------------------------------------------------
-
-def consent_register(app: Rollcall, text: str = "", status: str = "all") -> pd.DataFrame:
-    """Who consented, when, how, for what, and whether it was revoked. status: all | in force | revoked."""
-    where, params = ["true"], []
-    if status == "in force":
-        where.append("c.revoked_at IS NULL")
-    elif status == "revoked":
-        where.append("c.revoked_at IS NOT NULL")
-    if text.strip():
-        where.append("(lower(c.student_id) LIKE ? OR lower(coalesce(p.name, '')) LIKE ? "
-                     "OR lower(coalesce(p.name_en, '')) LIKE ?)")
-        params += [f"%{text.strip().lower()}%"] * 3
-    return app.db.query(
-        "SELECT c.student_id, p.name, p.name_en, CASE WHEN c.revoked_at IS NULL THEN 'in force' ELSE 'revoked' END "
-        "AS status, c.method, c.purpose, c.recorded_by, c.recorded_at, c.revoked_at, c.revoked_by, c.revoke_reason, "
-        "coalesce(p.photo_count, 0) AS photos FROM consents c LEFT JOIN people p USING (student_id) "
-        f"WHERE {' AND '.join(where)} ORDER BY c.recorded_at DESC, c.student_id", params)
-
-
-def revoke_consent(app: Rollcall, student_id: str, actor: str, reason: str) -> None:
-    """End consent: templates and hard negatives go, the key is shredded (templates, check-in crops and kept
-    photos become unreadable), the gallery forgets the person now. Enrolling needs consent recorded again."""
-    if not (reason or "").strip():
-        raise PrivacyError("Say why consent is revoked (e.g. the student asked in writing).")
-    with app.maintenance:
-        row = app.db.query("SELECT revoked_at FROM consents WHERE student_id = ?", [student_id])
-        if row.empty or not pd.isna(row.iloc[0]["revoked_at"]):
-            raise PrivacyError(f"No consent in force for {student_id}.")
-        app.submit(Event.new("consent.revoked", {"student_id": student_id, "reason": reason.strip()}, actor=actor))
-        _forget_face(app, student_id)
-
-
-# --- retention --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RetentionRule:
-    kind: str
-    label: str
-    days: int  # 0 = kept until erased
-
-
-def retention_rules(settings: Settings) -> list[RetentionRule]:
-    return [
-        RetentionRule("frames", "Device camera images", settings.retention_frame_days),
-        RetentionRule("crops", "Check-in face crops", settings.retention_crop_days),
-        RetentionRule("templates", "Face templates (days not recognised)", settings.retention_template_idle_days),
-        RetentionRule("attendance", "Attendance records", settings.retention_attendance_days),
-    ]
-
-
-@dataclass
-class PurgeResult:
-    counts: dict[str, int]
-    cutoffs: dict[str, datetime | None]
-    event_id: str | None = None  # the retention.purged event; None when nothing had expired
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-def _at_ms(e: Event) -> int:
-    return int(e.payload.get("at_ms") or e.ts_ms)
-
-
-def purge_expired(app: Rollcall, now: datetime | None = None, actor: str = "retention") -> PurgeResult:
-    """Remove what outlived its retention period, from the log and the read model; one retention.purged event
-    records the counts and cutoffs. Nothing expired: nothing changes and no event is appended (idempotent)."""
-    now = now or datetime.now(UTC)
-    now_ms = to_ms(now)
-    rules = {r.kind: r.days for r in retention_rules(app.settings)}
-    cut = {kind: (now_ms - days * DAY_MS if days else None) for kind, days in rules.items()}
-    counts = dict.fromkeys(("frames", "crops", "attendance", "templates", "negatives"), 0)
-    with app.maintenance:
-        app.ingestor.pump()
-        db = app.db
-        old_sessions: set[str] = set()
-        if cut["attendance"]:
-            old_sessions = set(db.query("SELECT session_id FROM sessions WHERE starts_at < ?",
-                                        [_dt(cut["attendance"])])["session_id"])
-        idle: dict[str, str] = {}  # template id -> student id
-        negatives: set[str] = set()
-        if cut["templates"]:
-            # Last use: the newest enrollment, or the last check-in the face made (a recognition has a score).
-            rows = db.query(
-                "WITH newest AS (SELECT student_id, max(created_at) AS at FROM face_templates GROUP BY student_id), "
-                "seen AS (SELECT student_id, max(checked_at) AS at FROM attendance WHERE score IS NOT NULL "
-                "GROUP BY student_id) "
-                "SELECT t.template_id, t.student_id FROM face_templates t JOIN newest n USING (student_id) "
-                "LEFT JOIN seen s USING (student_id) WHERE greatest(n.at, coalesce(s.at, n.at)) < ?",
-                [_dt(cut["templates"])])
-            idle = dict(zip(rows["template_id"], rows["student_id"], strict=True))
-            if idle:
-                negatives = set(db.query("SELECT event_id FROM face_negatives WHERE student_id IN (SELECT unnest(?))",
-                                         [sorted(set(idle.values()))])["event_id"])
-        frames_done = int(db.scalar("SELECT cursor FROM processor_state WHERE name = 'frames'") or 0)
-        changes: dict[str, Event] = {}
-        dropped: set[str] = set()  # ids of events tombstoned (their audit rows go too)
-        crop_events: set[str] = set()
-
-        def consider(stored: StoredEvent) -> None:
-            e, p = stored.event, stored.event.payload
-            if (e.kind == "frame.captured" and cut["frames"] and "jpeg_b64" in p and e.ts_ms < cut["frames"]
-                    and stored.position <= frames_done):  # a frame the frame worker has not looked at yet stays
-                kept = {k: v for k, v in p.items() if k != "jpeg_b64"}
-                changes[e.id] = _replace(e, payload={**kept, "jpeg_bytes": len(p["jpeg_b64"]) * 3 // 4})
-                counts["frames"] += 1
-            elif e.kind in ("attendance.recorded", "attendance.corrected") and p.get("session_id") in old_sessions:
-                changes[e.id] = tombstone(e)
-                dropped.add(e.id)
-                counts["attendance"] += 1
-            elif (e.kind == "attendance.recorded" and cut["crops"] and (p.get("evidence") or {}).get("crop_token")
-                  and _at_ms(e) < cut["crops"]):
-                evidence = {k: v for k, v in p["evidence"].items() if k != "crop_token"}
-                changes[e.id] = _replace(e, payload={**p, "evidence": evidence})
-                crop_events.add(e.id)
-                counts["crops"] += 1
-            elif e.kind == "face.enrolled" and p.get("template_id") in idle:
-                changes[e.id] = tombstone(e)
-                dropped.add(e.id)
-                counts["templates"] += 1
-            elif e.kind == "face.not_this_person" and e.id in negatives:
-                changes[e.id] = tombstone(e)
-                dropped.add(e.id)
-                counts["negatives"] += 1
-
-        head = 0
-        for stored in iter_log(app.log):
-            consider(stored)
-            head = stored.position
-        with app.ingestor.paused():  # what was appended meanwhile, then the rewrite and its mirror as one step
-            for stored in iter_log(app.log, head):
-                consider(stored)
-            if changes:
-                _rewrite(app.log, changes)
-            with db.write() as cur:
-                if old_sessions:
-                    cur.execute("DELETE FROM evidence_crops WHERE session_id IN (SELECT unnest(?))",
-                                [sorted(old_sessions)])
-                    cur.execute("DELETE FROM attendance WHERE session_id IN (SELECT unnest(?))", [sorted(old_sessions)])
-                if cut["crops"]:
-                    cur.execute("DELETE FROM evidence_crops WHERE at_time < ?", [_dt(cut["crops"])])
-                if idle:
-                    cur.execute("DELETE FROM face_templates WHERE template_id IN (SELECT unnest(?))", [sorted(idle)])
-                    for sid in set(idle.values()):
-                        cur.execute("UPDATE people SET photo_count = (SELECT count(*) FROM face_templates WHERE "
-                                    "student_id = ?) WHERE student_id = ?", [sid, sid])
-                if negatives:
-                    cur.execute("DELETE FROM face_negatives WHERE event_id IN (SELECT unnest(?))", [sorted(negatives)])
-                if dropped:
-                    cur.execute("DELETE FROM audit WHERE event_id IN (SELECT unnest(?))", [sorted(dropped)])
-        cutoffs = {kind: (_dt(ms) if ms else None) for kind, ms in cut.items()}
-        result = PurgeResult(counts, cutoffs)
-        if not changes:
-            return result
-        event = Event.new("retention.purged", {
-            "counts": {k: n for k, n in counts.items() if n},
-            "cutoffs": {k: v.isoformat() for k, v in cutoffs.items() if v is not None},
-        }, actor=actor, source="worker")
-        app.submit(event)
-        result.event_id = event.id
-        if counts["crops"] + counts["attendance"] + counts["templates"] + counts["negatives"]:
-            app.ingestor.compact()  # deleted rows leave no bytes in the file's freed blocks (frames never were in it)
-        if (faces := app.loaded_faces) is not None:
-            for sid in set(idle.values()):
-                faces.forget(sid)
-        return result
-
-
-def _dt(ms: int) -> datetime:
-    return from_ms(ms)
-
-
-def _replace(e: Event, **changes: Any) -> Event:
-    return Event(**{"id": e.id, "kind": e.kind, "ts_ms": e.ts_ms, "payload": e.payload, "actor": e.actor,
-                    "source": e.source, **changes})
-
-
-def last_purges(app: Rollcall, limit: int = 10) -> pd.DataFrame:
-    return app.db.query("SELECT at_time, actor, detail FROM audit WHERE action = 'retention.purged' "
-                        f"ORDER BY at_time DESC LIMIT {int(limit)}")
-
-
-class RetentionWorker(Poller):
-    """Purges what expired, in the app process, every `retention_check_minutes`."""
-
-    name = "rollcall-retention"
-
-    def __init__(self, app: Rollcall):
-        super().__init__()
-        self.app = app
-        self._due = 0.0
-
-    def tick(self) -> int:
-        if time.monotonic() < self._due:
-            return 0
-        self._due = time.monotonic() + self.app.settings.retention_check_minutes * 60
-        return purge_expired(self.app).total
-
-
-# --- erasure ----------------------------------------------------------------------------------
 
 @dataclass
 class ErasureReport:
@@ -468,7 +210,7 @@ def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
         _intent_path(app).write_text(json.dumps({
             "student_id": student_id, "pseudonym": eraser.pseudonym, "keep": keep, "actor": actor, "reason": reason,
             "personal": sorted(eraser.personal), "usernames": sorted(eraser.usernames)}, ensure_ascii=False))
-        photos = _forget_face(app, student_id)  # from now on no camera recognises them
+        photos = forget_face(app, student_id)  # from now on no camera recognises them
         # The read model is changed row by row in the same step as the log; a rebuild only finishes an interrupted
         # erasure (its rewritten log no longer shows what to change) or a history the mirror does not follow.
         direct = not pending and not eraser.deleted
@@ -487,7 +229,7 @@ def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
                     originals[stored.event.id] = stored.event
                 after = stored.position
             with app.ingestor.paused():  # the log rewritten and the read model mirrored as one step
-                changed += _rewrite(app.log, changes)
+                changed += rewrite_events(app.log, changes)
                 if direct:
                     _mirror_erasure(app, eraser, changes, originals)
             if not changes:
@@ -590,67 +332,3 @@ def _rewrite_column(cur: Any, eraser: _Eraser, table: str, column: str) -> None:
         cur.register("changed_values", pd.DataFrame(pairs, columns=["old", "new"], dtype=object))
         cur.execute(f"UPDATE {table} SET {column} = v.new FROM changed_values v WHERE {table}.{column} = v.old")
         cur.unregister("changed_values")
-
-
-# --- the written policy ---------------------------------------------------------------------------
-
-def _kept(days: int) -> str:
-    if not days:
-        return "until the person is erased"
-    years = days / 365.25
-    if years < 0.95:
-        return f"{days} days"
-    return f"{days} days (about {round(years)} year{'s' if round(years) > 1 else ''})"
-
-
-def policy(settings: Settings) -> pd.DataFrame:
-    """What is stored, why, for how long and who sees it: the periods come from the settings in force."""
-    idle = settings.retention_template_idle_days
-    template_life = "while consent is in force; removed at once when it is revoked"
-    if idle:
-        template_life += f", or after {_kept(idle)} without being recognised"
-    rows = [
-        {"Data": "Roster details",
-         "What is stored": ("name (Thai, English), student id, department, guardian, phone, e-mail, ceremony order, "
-                            "RFID card, pronunciation note"),
-         "Why": "run classes and ceremonies; contact the person",
-         "Kept for": "while the person is on the roster; removed by erasure",
-         "Who can see it": "admin, operator; viewers see names in statistics"},
-        {"Data": "Consent",
-         "What is stored": "how and when consent was given, for what, who recorded it; a revocation with its reason",
-         "Why": "biometric data needs written consent (BIPA; GDPR art. 9)",
-         "Kept for": "with the person; removed by erasure", "Who can see it": "admin"},
-        {"Data": "Face templates",
-         "What is stored": "numbers computed from enrollment photos (not the photos), encrypted with a key per person",
-         "Why": "recognise the person at check-in and on stage", "Kept for": template_life,
-         "Who can see it": "no one (the matcher only)"},
-        {"Data": "Enrollment photos",
-         "What is stored": "only when an admin turns on keep_photos; encrypted with the person's key",
-         "Why": "enroll again after a model change",
-         "Kept for": "until consent is revoked or the person erased", "Who can see it": "no one"},
-        {"Data": "Check-in face crops",
-         "What is stored": "a small face image with each face check-in, encrypted with the person's key",
-         "Why": "evidence when a record is disputed", "Kept for": _kept(settings.retention_crop_days),
-         "Who can see it": "admin, operator"},
-        {"Data": "Device camera images", "What is stored": "frames sent by ESP32-CAM cameras",
-         "Why": "recognise faces at a door or the stage",
-         "Kept for": _kept(settings.retention_frame_days) + "; the time and camera of each frame stay",
-         "Who can see it": "no one (processed only)"},
-        {"Data": "Attendance", "What is stored": "session, time, status, method, score; corrections with their reason",
-         "Why": "the institution's attendance records",
-         "Kept for": _kept(settings.retention_attendance_days) + " after the session",
-         "Who can see it": "admin, operator, viewer; a student their own"},
-        {"Data": "Unknown faces",
-         "What is stored": ("time, camera and score of faces nobody matched, no image; with Telegram alerts on, "
-                            "the photo goes to the Telegram chat"),
-         "Why": "security at the door", "Kept for": "with the log (the Telegram copy: Telegram's own terms)",
-         "Who can see it": "admin, operator; the alert chat's members"},
-        {"Data": "Audit trail", "What is stored": "who changed what, when and why",
-         "Why": "accountability", "Kept for": "with the event log; erasure puts a pseudonym in the person's place",
-         "Who can see it": "admin"},
-    ]
-    return pd.DataFrame(rows)
-
-
-def retention_summary(settings: Settings) -> list[tuple[str, str]]:
-    return [(r.label, _kept(r.days)) for r in retention_rules(settings)]
