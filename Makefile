@@ -11,7 +11,7 @@ WEIGHTS_STAMP := .models/.weights-ok
 # a 32-bit C++ toolchain with doctest for the ESP32 firmware's host tests, and poppler for PDF checks.
 TEST_DEBS := chromium fonts-thai-tlwg g++-multilib doctest-dev poppler-utils
 
-.PHONY: setup run test lint bench clean-data
+.PHONY: setup run test lint schema bench clean-data
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+
+# Write core/schema.sql again after adding a migration to core/db.py (a test fails until it is).
+schema: setup
+	$(PY) -m core.schema
 
 clean-data:
 	rm -rf data

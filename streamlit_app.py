@@ -4,28 +4,10 @@ import logging
 
 import streamlit as st
 
+from core.roles import PAGES
 from pages._ui import current_user, get_app, kiosk_session, public_view, session_cookie, sign_in_form, sign_out
 
-# (key in core.auth.PAGE_ROLES, file, title, icon, menu section)
-PAGES = [
-    ("home", "pages/home.py", "Overview", ":material/dashboard:", "Operations"),
-    ("sessions", "pages/sessions.py", "Sessions", ":material/event:", "Operations"),
-    ("checkin", "pages/checkin.py", "Check-in", ":material/photo_camera_front:", "Operations"),
-    ("kiosk", "pages/kiosk.py", "Check-in kiosk", ":material/tablet:", "Operations"),
-    ("people", "pages/people.py", "People", ":material/groups:", "Operations"),
-    ("statistics", "pages/statistics.py", "Statistics", ":material/monitoring:", "Operations"),
-    ("ceremony", "pages/ceremony.py", "Ceremony console", ":material/school:", "Ceremony"),
-    ("board", "pages/board.py", "Live board", ":material/grid_view:", "Ceremony"),
-    ("announcer", "pages/announcer.py", "Announcer", ":material/campaign:", "Ceremony"),
-    ("my_attendance", "pages/my_attendance.py", "My attendance", ":material/event_available:", "Me"),
-    ("users", "pages/users.py", "Users", ":material/manage_accounts:", "Admin"),
-    ("devices", "pages/devices.py", "Devices", ":material/sensors:", "Admin"),
-    ("audit", "pages/audit.py", "Audit trail", ":material/history:", "Admin"),
-    ("privacy", "pages/privacy.py", "Privacy", ":material/shield_person:", "Admin"),
-    ("account", "pages/account.py", "Account", ":material/person:", "Me"),
-]
-
-PAGE_KEYS = [key for key, *_ in PAGES if key != "home"]  # home is the menu's first page: its address is "/"
+PAGE_KEYS = [page.key for page in PAGES if page.key != "home"]  # home is the menu's first page: its address is "/"
 
 
 def sign_in_page() -> None:
@@ -65,9 +47,9 @@ elif user.must_change:
     nav = st.navigation([st.Page("pages/account.py", title="Choose a new password", icon=":material/key:")])
 else:
     sections: dict[str, list] = {}
-    for key, path, title, icon, section in PAGES:
-        if user.may_open(key):
-            sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
+    for page in PAGES:
+        if user.may_open(page.key):
+            sections.setdefault(page.section, []).append(st.Page(page.file, title=page.title, icon=page.icon))
     nav = st.navigation(sections, expanded=True)  # staff need every page in view (an admin has 14)
     if st.session_state.pop("go_home", False):
         st.switch_page(next(iter(sections.values()))[0])

@@ -11,6 +11,7 @@ and reports time and memory. Goal (issue): ≤ 300 ms p95 per query.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core import analytics as A
-from core import synth
+from core import exports, synth
 from core.db import Database
 
 GOAL_MS = 300
@@ -36,10 +37,8 @@ def _rss_mb(field: str = "VmRSS") -> float:
 
 
 def _reset_peak_rss() -> None:
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")  # Linux: resets VmHWM to the current RSS
-    except OSError:
-        pass
 
 
 def queries(db: Database, f: A.Filters, person: str, ceremony: str) -> list[tuple[str, object]]:
@@ -92,11 +91,11 @@ def export_bench(db: Database, end: date, target: int, out: Path) -> None:
     _reset_peak_rss()
     rss0 = _rss_mb()
     t = time.perf_counter()
-    rows = A.export_csv(db, f, out, chunk_rows=50_000)
+    rows = exports.export_csv(db, f, out, chunk_rows=50_000)
     secs = time.perf_counter() - t
     rss_peak = _rss_mb("VmHWM")
     tracemalloc.start()  # a second, untimed run: tracemalloc slows Python allocations several-fold
-    A.export_csv(db, f, out, chunk_rows=50_000)
+    exports.export_csv(db, f, out, chunk_rows=50_000)
     _, py_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"\nCSV export (streamed, 50k-row chunks): {rows:,} rows ({start} … {end}) in {secs:.2f} s, "

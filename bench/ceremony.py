@@ -80,7 +80,8 @@ def main() -> None:
     print(f"{len(both)} beams posted through the receiver; time until the board shows the new colour "
           f"(board refresh every {LIVE_REFRESH_SECONDS} s, posts at random phases):")
     for name, values in (*latencies.items(), ("all", both)):
-        print(f"  {name:12} p50 {np.percentile(values, 50) * 1000:6.0f} ms   p95 {np.percentile(values, 95) * 1000:6.0f} ms"
+        p50, p95 = np.percentile(values, 50) * 1000, np.percentile(values, 95) * 1000
+        print(f"  {name:12} p50 {p50:6.0f} ms   p95 {p95:6.0f} ms"
               f"   max {max(values) * 1000:6.0f} ms")
     p95 = np.percentile(both, 95)
     print(f"Goal ≤ 1 s p95: {'met' if p95 <= 1 else 'NOT met'} ({p95:.2f} s)")

@@ -32,6 +32,7 @@ from core.checkin.live import LiveCheckin
 from core.config import Settings
 from core.demo import load_demo
 from core.eventlog import Event
+from core.runtime import open_app
 from core.services import Rollcall
 from tests.checkin.conftest import OBAMA, STRANGER, canvas
 from tests.photos import photo_dir
@@ -44,7 +45,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def setup(data: Path) -> Rollcall:
-    app = Rollcall(Settings(data_dir=data))
+    app = open_app(Settings(data_dir=data), workers=False)
     load_demo(app, today=date.today())
     photos = photo_dir()
     app.submit(Event.new("class.upserted", {"class_id": "LIVE", "name": "Live", "members": [OBAMA]}, actor="bench"))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.config import Settings
 from core.eventlog import Event, SQLiteEventLog
-from core.services import Rollcall
+from core.runtime import open_app
 
 
 def bare_sqlite(path: Path, n: int) -> float:
@@ -50,7 +50,7 @@ def main() -> None:
             batched_log.append(events[i:i + 100])
         batched = time.perf_counter() - start
 
-        app = Rollcall(Settings(data_dir=tmp / "data"))
+        app = open_app(Settings(data_dir=tmp / "data"), workers=False)
         app.log.append(events)
         start = time.perf_counter()
         app.ingestor.pump()

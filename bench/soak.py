@@ -37,7 +37,7 @@ from core import ceremonies, devices, people
 from core.config import PROJECT_ROOT, Settings
 from core.eventlog import Event, SQLiteEventLog
 from core.roster import parse_roster
-from core.services import Rollcall
+from core.runtime import open_app
 from pages._ceremony_ui import LIVE_REFRESH_SECONDS
 from receiver.simulate import SimulatedDevice
 from tests.browser.conftest import free_port, wait_http
@@ -72,7 +72,8 @@ class Memory:
     def __str__(self) -> str:
         return (f"start {self.start_mb:6.1f} MB  end {self.end_mb:6.1f}  max {self.max_mb:6.1f}  "
                 f"after warm-up {self.growth_after_warm_up_mb:+5.1f} MB  trend {self.trend_mb_per_min:+5.2f} MB/min  "
-                f"(quarters {' / '.join(f'{q:.0f}' for q in self.quarters_mb)})  → {'flat' if self.flat else 'GROWING'}")
+                f"(quarters {' / '.join(f'{q:.0f}' for q in self.quarters_mb)})  "
+                f"→ {'flat' if self.flat else 'GROWING'}")
 
 
 def memory(t: list[float], kb: list[int]) -> Memory:
@@ -129,7 +130,7 @@ def prepare(data: Path, graduates: int, students: int) -> tuple[str, str, list[s
     """A roster, one class of every student, an auto-advancing ceremony of the first `graduates`, started and
     with the first graduate called. Returns (ceremony id, class id, members)."""
     rows = [f"69{n:05d},Graduate {n},Department {n % 7}" for n in range(1, max(graduates, students) + 1)]
-    app = Rollcall(Settings(data_dir=data))
+    app = open_app(Settings(data_dir=data), workers=False)
 
     def roster(part: list[str]) -> None:
         if part:
@@ -246,7 +247,7 @@ def run(*, minutes: float = 60, speed: float = 30, graduates: int = 360, checkin
             finally:
                 receiver.terminate()
                 receiver.wait(timeout=20)
-        folded = Rollcall(Settings(data_dir=data))
+        folded = open_app(Settings(data_dir=data), workers=False)
         try:
             received = folded.db.scalar("SELECT count(*) FROM ceremony_entries WHERE ceremony_id = ? "
                                         "AND status = 'received'", [cid])

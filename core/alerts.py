@@ -1,4 +1,5 @@
-"""Unknown-face alerts: the face's photo to a Telegram chat, at most once per track and rate-limited.
+"""Telegram: unknown-face alerts (the face's photo to a staff chat, at most once per track and rate-limited), and
+the families' channel (a graduate approaching the stage, on stage now).
 
 The webcam's frame callback runs on a worker thread that must never wait, so `UnknownFaceAlerts.offer`
 only decides and queues; one background thread talks to Telegram and records every outcome as an
@@ -14,17 +15,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from core.eventlog import Event, now_ms
+from core.timeutil import from_ms
+from core.workers import Poller
 
 log = logging.getLogger(__name__)
 
 REDACTED = "<bot-token>"
 CAPTION_LIMIT = 1024  # Telegram cuts longer photo captions
+MESSAGE_LIMIT = 4096
 WINDOW_SECONDS = 60.0
 
 
@@ -75,6 +78,10 @@ class TelegramClient:
         """Send a JPEG with a caption to the chat; returns the Bot API `result` (the message)."""
         return self._call("sendPhoto", data={"chat_id": self.chat_id, "caption": caption[:CAPTION_LIMIT]},
                           files={"photo": ("face.jpg", jpeg, "image/jpeg")})
+
+    def send_message(self, text: str) -> dict[str, Any]:
+        """Send a text message to the chat; returns the Bot API `result` (the message)."""
+        return self._call("sendMessage", data={"chat_id": self.chat_id, "text": text[:MESSAGE_LIMIT]})
 
     def _call(self, method: str, **request: Any) -> dict[str, Any]:
         try:
@@ -192,7 +199,7 @@ class UnknownFaceAlerts:
         return self.client is not None and not self._closed
 
     def caption(self, source: str, at_ms: int | None = None) -> str:
-        at = datetime.fromtimestamp((now_ms() if at_ms is None else at_ms) / 1000, tz=UTC)
+        at = from_ms(now_ms() if at_ms is None else at_ms)
         return f"Unknown face at {source}, {at.astimezone(self.app.settings.tz):%Y-%m-%d %H:%M:%S}"
 
     def offer(self, track_key: str, jpeg: bytes, caption: str | None = None, source: str = "camera") -> bool:
@@ -305,3 +312,121 @@ class UnknownFaceAlerts:
             self.app.submit(event, keep=True)  # the message went out: its record must not be lost
         except Exception:
             log.exception("could not record the alert for %s", alert.track_key)
+
+
+# --- the families' channel ---------------------------------------------------------------------
+
+STAGES = {"called": "approaching the stage", "on_stage": "on stage now"}
+
+
+@dataclass(frozen=True)
+class FamilyMessage:
+    alert_id: str  # alert:family:<ceremony>:<call no>:<stage>: no name, no student id (the log keeps it)
+    ceremony_id: str
+    stage: str  # called | on_stage
+    at_ms: int
+    text: str
+
+
+def family_text(stage: str, name: str, order_no: int, department: str) -> str:
+    return f"🎓 {name} — {STAGES[stage]} (#{order_no}{' · ' + department if department else ''})"
+
+
+def due_family_messages(app: Any, since_ms: int) -> list[FamilyMessage]:
+    """Calls and arrivals on stage since `since_ms` in running ceremonies (not rehearsals) that have no message
+    yet. A call already on stage gets only its "on stage now"."""
+    from core.ceremony import REHEARSAL_PREFIX
+
+    rows = app.db.query(
+        """
+        WITH moves AS (
+            SELECT e.ceremony_id, e.call_no, e.order_no, 'called' AS stage, epoch_ms(e.called_at) AS at_ms,
+                   e.student_id
+            FROM ceremony_entries e JOIN ceremonies c USING (ceremony_id)
+            WHERE c.status = 'running' AND e.called_at IS NOT NULL AND e.on_stage_at IS NULL
+              AND epoch_ms(e.called_at) >= ? AND e.call_no IS NOT NULL
+            UNION ALL
+            SELECT e.ceremony_id, e.call_no, e.order_no, 'on_stage', epoch_ms(e.on_stage_at), e.student_id
+            FROM ceremony_entries e JOIN ceremonies c USING (ceremony_id)
+            WHERE c.status = 'running' AND e.on_stage_at IS NOT NULL AND epoch_ms(e.on_stage_at) >= ?
+              AND e.call_no IS NOT NULL)
+        SELECT 'alert:family:' || m.ceremony_id || ':' || m.call_no || ':' || m.stage AS alert_id, m.ceremony_id,
+               m.stage, m.at_ms, m.order_no, coalesce(nullif(trim(p.name), ''), m.student_id) AS name,
+               coalesce(p.department, '') AS department
+        FROM moves m LEFT JOIN people p USING (student_id)
+        WHERE NOT starts_with(m.ceremony_id, ?)
+          AND 'alert:family:' || m.ceremony_id || ':' || m.call_no || ':' || m.stage
+              NOT IN (SELECT alert_id FROM alerts)
+        ORDER BY m.at_ms
+        """, [since_ms, since_ms, REHEARSAL_PREFIX])
+    return [FamilyMessage(r.alert_id, r.ceremony_id, r.stage, int(r.at_ms),
+                          family_text(r.stage, r.name, int(r.order_no), r.department))
+            for r in rows.itertuples(index=False)]
+
+
+class FamilyMessages(Poller):
+    """Follows the running ceremony and posts each call and arrival on stage to the families' channel, at most
+    `family_max_per_minute`; over the limit a message is dropped (a late "approaching the stage" is wrong), and
+    recorded as such. Only what happened in the last `family_fresh_seconds` and since this worker started is
+    announced, each once (its `alert.sent` record names the ceremony and the call, never the graduate)."""
+
+    name = "rollcall-family-messages"
+
+    def __init__(self, app: Any, client: TelegramClient | None = None, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], int] = now_ms):
+        super().__init__()
+        settings = app.settings
+        self.app, self.now = app, now
+        self._owns_client = False
+        if client is None and settings.family_messages_enabled:
+            client = TelegramClient(settings.telegram_api_base, settings.telegram_bot_token.get_secret_value(),
+                                    settings.family_chat_id, settings.alert_timeout_seconds)
+            self._owns_client = True
+        self.client = client
+        self.limiter = RateLimiter(settings.family_max_per_minute, WINDOW_SECONDS, clock)
+        self.started_ms = now()
+        self._done: set[str] = set()
+
+    @property
+    def enabled(self) -> bool:
+        return self.client is not None
+
+    def start(self, poll_seconds: float) -> None:
+        if self.enabled:  # off: no thread at all
+            super().start(poll_seconds)
+
+    def stop(self) -> None:
+        super().stop()
+        if self._owns_client and self.client is not None:
+            self.client.close()
+
+    def tick(self) -> int:
+        if not self.enabled:
+            return 0
+        since = max(self.started_ms, self.now() - int(self.app.settings.family_fresh_seconds * 1000))
+        sent = 0
+        for message in due_family_messages(self.app, since):
+            if message.alert_id in self._done:  # recorded, not folded yet
+                continue
+            self._done.add(message.alert_id)
+            sent += self._post(message)
+        return sent
+
+    def _post(self, message: FamilyMessage) -> int:
+        assert self.client is not None
+        if not self.limiter.try_acquire():
+            status, detail = "rate_limited", f"not sent: over {self.limiter.limit} messages a minute"
+        else:
+            try:
+                status, detail = "sent", f"message {self.client.send_message(message.text).get('message_id')}"
+            except AlertError as exc:
+                if exc.retry_after is not None:
+                    self.limiter.hold(exc.retry_after)
+                status, detail = ("rate_limited" if exc.retry_after is not None else "failed"), str(exc)
+        if status != "sent":
+            log.warning("families' message %s %s: %s", message.alert_id, status, detail)
+        event = Event(id=message.alert_id, kind="alert.sent", ts_ms=message.at_ms, actor="alerts", source="worker",
+                      payload={"kind": f"family_{message.stage}", "source": message.ceremony_id, "status": status,
+                               "detail": detail})
+        self.app.submit(event, keep=True)
+        return status == "sent"

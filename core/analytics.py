@@ -26,9 +26,9 @@ Periods, weekdays and hours are local: each cursor runs with ``SET TimeZone`` to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ import pandas as pd
 from core.db import Database
 from core.names import sort_sql
 from core.session_rules import STATE_SQL
+from core.timeutil import day_bounds
 
 GRAINS = ("day", "week", "month", "quarter", "year")
 SAMPLE_ROWS = 200_000  # distributions (lateness, scores) above this many rows are drawn from a reservoir sample
@@ -56,8 +57,7 @@ class Filters:
 
 def _bounds(db: Database, f: Filters) -> tuple[datetime, datetime]:
     """[local midnight of start, local midnight after end) as aware datetimes."""
-    tz = ZoneInfo(db.timezone)
-    return (datetime.combine(f.start, time.min, tz), datetime.combine(f.end + timedelta(days=1), time.min, tz))
+    return day_bounds(f.start, f.end, ZoneInfo(db.timezone))
 
 
 def _grain(grain: str) -> str:
@@ -370,26 +370,6 @@ def attendance_rows(db: Database, f: Filters, chunk_rows: int = 50_000, *,
         for batch in reader:
             if batch.num_rows:
                 yield batch.to_pandas()
-
-
-def export_csv(db: Database, f: Filters, path: Any, *, chunk_rows: int = 50_000, include_absent: bool = False,
-               progress: Callable[[int], None] | None = None) -> int:
-    """Write `attendance_rows` to a CSV file chunk by chunk (see core.exports.csv_stream); returns rows."""
-    from core.exports import csv_stream
-
-    total = 0
-
-    def counted() -> Iterator[pd.DataFrame]:
-        nonlocal total
-        for chunk in attendance_rows(db, f, chunk_rows, include_absent=include_absent):
-            total += len(chunk)
-            if progress:
-                progress(total)
-            yield chunk
-
-    with open(path, "wb") as out:
-        out.writelines(csv_stream(counted(), columns=EXPORT_COLUMNS))
-    return total
 
 
 EXPORT_COLUMNS = ["session_id", "class_name", "starts_at", "student_id", "name", "department", "status",

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
 import pandas as pd
 
 from core.eventlog import Event
 from core.services import Rollcall
 from core.session_rules import STATE_SQL, admit
+from core.timeutil import day_bounds, from_ms, local_day
 
 
 def sessions_between(app: Rollcall, start: date, end: date) -> pd.DataFrame:
     """Sessions whose start falls on local days [start, end], with their attendance counts."""
-    tz = app.settings.tz
-    lo = datetime.combine(start, datetime.min.time(), tz)
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tz)
+    lo, hi = day_bounds(start, end, app.settings.tz)
     return app.db.query(
         f"""
         SELECT s.session_id, c.name AS class_name, s.class_id, s.starts_at, s.ends_at, {STATE_SQL} AS state,
@@ -75,11 +74,11 @@ def checkin_event(app: Rollcall, student_id: str, at_ms: int, method: str, actor
     """
     from core.sessions import already_attended_today
 
-    at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    at = from_ms(at_ms)
     session = open_session_for(app, student_id, at)
     if session is None:
         return None
-    day = at.astimezone(app.settings.tz).date()
+    day = local_day(at, app.settings.tz)
     status, _ = admit(session, at, member=True,  # open_session_for looks among the person's classes only
                       attended_elsewhere_today=lambda: already_attended_today(
                           app, student_id, day, except_session=session["session_id"]))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, tzinfo
 
 import pandas as pd
 
 from core.events import label
 from core.services import Rollcall
+from core.timeutil import day_bounds, from_ms
 
 
 def describe(action: str) -> str:
@@ -25,8 +26,7 @@ def search(app: Rollcall, *, start: date, end: date, action: str | None = None, 
     """Entries of local days [start, end], newest first; `action` is an event kind, shown in plain words."""
     tz = app.settings.tz
     where = ["at_time >= ?", "at_time < ?"]
-    params: list = [datetime.combine(start, datetime.min.time(), tz),
-                    datetime.combine(end + timedelta(days=1), datetime.min.time(), tz)]
+    params: list = list(day_bounds(start, end, tz))
     if action:
         where.append("action = ?")
         params.append(action)
@@ -70,7 +70,7 @@ def _flat(fields: dict, tz: tzinfo):
             continue
         name = key.removesuffix("_ms").replace("_", " ")
         if key.endswith("_ms") and isinstance(value, int | float) and not isinstance(value, bool):
-            value = datetime.fromtimestamp(value / 1000, tz).strftime("%Y-%m-%d %H:%M:%S")
+            value = from_ms(value, tz).strftime("%Y-%m-%d %H:%M:%S")
         elif isinstance(value, bool):
             value = "yes" if value else "no"
         elif isinstance(value, list):

@@ -1,4 +1,4 @@
-"""Users, roles, passwords, sign-in with lockout, and which role may open which page."""
+"""Users, passwords, sign-in with lockout (the roles and their pages are in core/roles.py)."""
 
 from __future__ import annotations
 
@@ -15,44 +15,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.eventlog import Event
+from core.roles import PAGE_ROLES, Role  # re-exported: auth.Role is used everywhere
 from core.services import Rollcall
+from core.timeutil import from_ms, to_ms
 
 log = logging.getLogger("rollcall.auth")
 
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    OPERATOR = "operator"
-    VIEWER = "viewer"
-    STUDENT = "student"
-
-
-# Which roles may open each page; pages/ check this again when opened by URL.
-PAGE_ROLES: dict[str, frozenset[Role]] = {
-    "home": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
-    "people": frozenset({Role.ADMIN, Role.OPERATOR}),
-    "sessions": frozenset({Role.ADMIN, Role.OPERATOR}),
-    "checkin": frozenset({Role.ADMIN, Role.OPERATOR}),
-    "kiosk": frozenset({Role.ADMIN, Role.OPERATOR}),
-    "my_attendance": frozenset({Role.STUDENT}),
-    "statistics": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
-    "ceremony": frozenset({Role.ADMIN, Role.OPERATOR}),
-    "board": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
-    "announcer": frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER}),
-    "users": frozenset({Role.ADMIN}),
-    "audit": frozenset({Role.ADMIN}),
-    "devices": frozenset({Role.ADMIN}),
-    "privacy": frozenset({Role.ADMIN}),
-    "account": frozenset(Role),
-}
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -340,7 +315,7 @@ def _locked_until(row: dict | None) -> int | None:
     value = None if row is None else row["locked_until"]
     if value is None or pd.isna(value):
         return None
-    return int(value.timestamp() * 1000)
+    return to_ms(value)
 
 
 def _failures_since_reset(app: Rollcall, row: dict, lock_ms: int | None) -> int:
@@ -351,7 +326,7 @@ def _failures_since_reset(app: Rollcall, row: dict, lock_ms: int | None) -> int:
         return int(row["failed_attempts"])
     return int(app.db.scalar(
         "SELECT count(*) FROM audit WHERE action = 'auth.login_failed' AND target = ? AND reason = 'wrong password' "
-        "AND at_time > ?", [row["username"], datetime.fromtimestamp(lock_ms / 1000, UTC)]))
+        "AND at_time > ?", [row["username"], from_ms(lock_ms)]))
 
 
 def create_user(app: Rollcall, actor: str, username: str, role: Role | str, *, display_name: str | None = None,

@@ -12,12 +12,15 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from core import ceremony
+from core import ceremony, qr
+from core.ceremony_rows import read_ceremony
 from core.config import Settings
 from core.eventlog import Event, now_ms
 from core.keys import load_master_key
 from core.names import sort_sql
+from core.qr import CHECKIN_CARD  # the pages name a person's own card through here
 from core.services import Rollcall
+from core.timeutil import local_today
 from core.workers import Poller
 
 ORDERS = {"roster": "Roster order, then department, then name", "department": "Department, then name",
@@ -48,29 +51,21 @@ def create(app: Rollcall, actor: str, *, name: str, on_date: date, venue: str = 
     return ceremony_id
 
 
-def listing(app: Rollcall) -> pd.DataFrame:
+def listing(app: Rollcall, *, rehearsals: bool = True) -> pd.DataFrame:
+    """Ceremonies, the running one first. Statistics ask without rehearsals (core/ceremony_tools.py)."""
     return app.db.query("SELECT ceremony_id, name, on_date, venue, status FROM ceremonies "
-                        "ORDER BY (status = 'running') DESC, on_date DESC, created_at DESC")
+                        "WHERE ? OR NOT starts_with(ceremony_id, ?) "
+                        "ORDER BY (status = 'running') DESC, on_date DESC, created_at DESC",
+                        [rehearsals, ceremony.REHEARSAL_PREFIX])
 
 
 def load(app: Rollcall, ceremony_id: str) -> ceremony.Ceremony:
-    row = app.db.query("SELECT * FROM ceremonies WHERE ceremony_id = ?", [ceremony_id])
-    if row.empty:
+    """The ceremony's state machine as the read model has it (core.ceremony_rows, the fold's reader too)."""
+    with app.db.reading() as cur:
+        stored = read_ceremony(cur, ceremony_id)
+    if stored is None:
         raise ceremony.CeremonyError(f"No ceremony {ceremony_id!r}.")
-    r = row.iloc[0]
-    entries = app.db.query("SELECT student_id, order_no, status, queue_pos, call_no, epoch_ms(called_at) AS c, "
-                           "epoch_ms(on_stage_at) AS s, epoch_ms(received_at) AS r, epoch_ms(front_at) AS f "
-                           "FROM ceremony_entries WHERE ceremony_id = ?", [ceremony_id])
-    return ceremony.Ceremony(
-        ceremony_id, int(float(r["absent_timeout_min"]) * 60_000),
-        {e.student_id: ceremony.Entry(e.student_id, int(e.order_no), e.status, float(e.queue_pos),
-                                      _int(e.call_no), _int(e.c), _int(e.s), _int(e.r), _int(e.f))
-         for e in entries.itertuples(index=False)},
-        r["status"], bool(r["auto_advance"]), int(r["calls"]))
-
-
-def _int(value) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    return stored[0]
 
 
 def info(app: Rollcall, ceremony_id: str) -> dict:
@@ -175,7 +170,7 @@ def view_token(app: Rollcall | Settings, ceremony_id: str, *, generation: int | 
     settings = app if isinstance(app, Settings) else app.settings
     if generation is None:
         generation = links_generation(app, ceremony_id) if isinstance(app, Rollcall) else 0
-    today = today or datetime.now(settings.tz).date()
+    today = today or local_today(settings.tz)
     expires = today + timedelta(days=settings.view_link_days)
     return f"{generation}.{expires:%Y%m%d}.{_link_mac(settings, ceremony_id, generation, expires)}"
 
@@ -201,7 +196,7 @@ def check_view_token(app: Rollcall, ceremony_id: str, token: str, *, today: date
     except ValueError:
         return False
     expected = _link_mac(app.settings, ceremony_id, generation, expires)
-    today = today or datetime.now(app.settings.tz).date()
+    today = today or local_today(app.settings.tz)
     return (hmac.compare_digest(expected.encode(), mac.encode()) and today <= expires
             and generation == links_generation(app, ceremony_id))
 
@@ -229,31 +224,20 @@ def progress(c: ceremony.Ceremony, at_ms: int | None = None) -> Progress:
 
 # --- QR codes and cards ---------------------------------------------------------------------
 
-def qr_secret(app: Rollcall) -> bytes:
-    """A key for signing card QR codes, derived from the master key (cards cannot be forged)."""
-    return hmac.new(load_master_key(app.settings.master_key, app.settings.data_path), b"qr-cards",
-                    hashlib.sha256).digest()
-
-
 def qr_text(app: Rollcall, ceremony_id: str, student_id: str) -> str:
-    from core.qr import qr_payload
-
-    return qr_payload(qr_secret(app), ceremony_id, student_id)
+    """The text of a genuine card (core.qr.card_text)."""
+    return qr.card_text(app.settings, ceremony_id, student_id)
 
 
 def cards(app: Rollcall, ceremony_id: str) -> bytes:
     """The printable PDF of every graduate's card, in calling order."""
-    from core.qr import qr_payload
     from core.reports import Card, cards_pdf
 
-    secret = qr_secret(app)
+    secret = qr.card_secret(app.settings)
     made = [Card(order_no=int(r.order_no), student_id=r.student_id, name=r.name or r.student_id, name_en=r.name_en,
-                 department=r.department, qr_text=qr_payload(secret, ceremony_id, r.student_id))
+                 department=r.department, qr_text=qr.qr_payload(secret, ceremony_id, r.student_id))
             for r in board(app, ceremony_id).sort_values("order_no").itertuples(index=False)]
     return cards_pdf(info(app, ceremony_id)["name"], made)
-
-
-CHECKIN_CARD = "ID"  # the "ceremony" of a person's own card: any genuine card checks its holder in at the camera
 
 
 def checkin_card_pdf(app: Rollcall, person: dict) -> bytes:
@@ -277,27 +261,18 @@ class LineupResult:
     ok: bool
 
 
-def read_qr_codes(image) -> list[str]:
-    """QR texts in a BGR image. The ArUco-based detector reads every card code (the classic one misses ~2 %)."""
-    import cv2
-
-    found, texts, _, _ = cv2.QRCodeDetectorAruco().detectAndDecodeMulti(image)
-    return [t for t in texts if t] if found else []
-
-
 def check_lineup(app: Rollcall, actor: str, ceremony_id: str, photo: bytes, *, require_face: bool) -> LineupResult:
     """A photo of a graduate holding their card: the QR names them; with `require_face`, so must the face."""
     from core.faces.images import decode_image
-    from core.qr import QRError, parse_qr
 
     image = decode_image(photo, "camera", max_bytes=app.settings.max_image_bytes,
                          max_pixels=app.settings.max_image_pixels)
-    texts = read_qr_codes(image)
+    texts = qr.read_qr_codes(image)
     if not texts:
         raise ceremony.CeremonyError("No card QR code in the picture: hold the card flat and closer to the camera.")
     try:
-        card_ceremony, student_id = parse_qr(qr_secret(app), texts[0])
-    except QRError as exc:
+        card_ceremony, student_id = qr.read_card(app.settings, texts[0])
+    except qr.QRError as exc:
         raise ceremony.CeremonyError(str(exc)) from None
     if card_ceremony != ceremony_id:
         raise ceremony.CeremonyError("This card is for another ceremony.")

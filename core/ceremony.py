@@ -14,11 +14,10 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from statistics import median
 
+REHEARSAL_PREFIX = "rehearsal-"  # a rehearsal's ceremony id: left out of statistics (core/ceremony_tools.py)
 STATUSES = ("pending", "waiting", "on_stage", "received", "absent", "skipped")
 LABELS = {"pending": "Pending", "waiting": "Waiting", "on_stage": "On stage", "received": "Received",
           "absent": "Absent", "skipped": "Skipped"}
-COLOURS = {"pending": "#e5e7eb", "waiting": "#facc15", "on_stage": "#3b82f6", "received": "#22c55e",
-           "absent": "#ef4444", "skipped": "#9ca3af"}
 
 
 @dataclass
@@ -93,8 +92,27 @@ class Ceremony:
         """Who comes after the graduate the room is looking at (`current`): the rest of the line in the order it
         moves — on stage, then waiting in call order — then the pending queue in calling order."""
         current = self.current()
-        ahead = [*self.line("on_stage"), *self.line("waiting"), *self.queue()]
-        return [e for e in ahead if e is not current][:max(n, 0)]
+        return [e for e in self.reading_order() if e is not current][:max(n, 0)]
+
+    def reading_order(self) -> list[Entry]:
+        """Everyone still to go, in the order they walk: on stage, then waiting in call order, then the queue."""
+        return [*self.line("on_stage"), *self.line("waiting"), *self.queue()]
+
+    def to_read(self, last_read: str | None, n: int = 5) -> list[Entry]:
+        """The reader's prompter: the next `n` names to read after `last_read` (the last name the reader ticked).
+        Whoever is before it in the line was read too; once it has left the line (received, absent), the prompter
+        starts again at the head of the line, so a lost place is never more than the people on stage behind."""
+        ahead = self.reading_order()
+        ids = [e.student_id for e in ahead]
+        if last_read in ids:
+            ahead = ahead[ids.index(last_read) + 1:]
+        return ahead[:max(n, 0)]
+
+    def read_before(self, last_read: str | None) -> str | None:
+        """The prompter's Back: the reader's place one name earlier (None: the head of the line)."""
+        ids = [e.student_id for e in self.reading_order()]
+        at = ids.index(last_read) if last_read in ids else 0
+        return ids[at - 1] if at > 0 else None
 
     def counts(self) -> dict[str, int]:
         return {status: len(self._by_status.get(status, {})) for status in STATUSES}

@@ -18,7 +18,8 @@ MEASURE_COLOURS = {"Attendance rate": "#2563eb", "Late rate": "#f59e0b"}
 # that only the browser replaces with the theme's colours. A figure drawn anywhere else (kaleido, for the PDF)
 # must name a real template, or every trace comes out near-black.
 PRINT_TEMPLATE = "plotly_white"
-_LAYOUT = {"margin": {"l": 40, "r": 20, "t": 50, "b": 40}, "height": 340, "font": {"family": "Noto Sans Thai, sans-serif"}}
+_LAYOUT = {"margin": {"l": 40, "r": 20, "t": 50, "b": 40}, "height": 340,
+           "font": {"family": "Noto Sans Thai, sans-serif"}}
 
 
 def _empty(title: str, template: str | None = None) -> go.Figure:

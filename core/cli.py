@@ -18,13 +18,14 @@ from core.db import DatabaseDamagedError, DatabaseLockedError, set_aside, unread
 from core.demo import load_demo
 from core.eventlog import open_event_log
 from core.roster import RosterFileError, parse_roster
+from core.runtime import open_app
 from core.services import Rollcall
 
 
 @contextmanager
 def opened(*, fold: bool = True) -> Iterator[Rollcall]:
     """The store (refused while the app runs), with anything the log has that DuckDB lacks folded in."""
-    app = Rollcall()
+    app = open_app(workers=False)
     try:
         if fold:
             app.ingestor.pump()
@@ -67,11 +68,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     app_url = f"http://{settings.app_host}:{settings.app_port}"
     receiver_url = f"http://{settings.receiver_host}:{settings.receiver_port}"
-    from receiver.app import uvicorn_args  # header size, keep-alive and connection limits against slow clients
-
-    receiver = subprocess.Popen([sys.executable, "-m", "uvicorn", "receiver.app:app", "--host", settings.receiver_host,
-                                 "--port", str(settings.receiver_port), "--log-level", "warning",
-                                 *uvicorn_args(settings)], cwd=PROJECT_ROOT)
+    # `python -m receiver` runs uvicorn with the receiver's own limits (header size, keep-alive, connections).
+    receiver = subprocess.Popen([sys.executable, "-m", "receiver", "--host", settings.receiver_host,
+                                 "--port", str(settings.receiver_port)], cwd=PROJECT_ROOT)
     app_proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "streamlit_app.py"),
                                  "--server.address", settings.app_host, "--server.port", str(settings.app_port),
                                  "--browser.gatherUsageStats", "false",
@@ -207,7 +206,8 @@ def cmd_identify(args: argparse.Namespace) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from core.faces.service import ConsentRequiredError, EnrollmentError
+    from core.faces.service import EnrollmentError
+    from core.privacy.consent import ConsentRequiredError
 
     photos = []
     for name in args.photos:

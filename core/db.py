@@ -499,13 +499,9 @@ class Database:
             row = cur.execute(sql, params or []).fetchone()
             return row[0] if row else None
 
-    def drop_read_model(self) -> None:
-        with self.write() as cur:
-            for table in READ_MODEL_TABLES + ["schema_version"]:
-                cur.execute(f"DROP TABLE IF EXISTS {table}")
-
-    def replace_file(self, fresh: Database, *, carry: tuple[str, ...] = (), timeout: float = 60.0) -> None:
-        """Swap in another database (a rebuild made aside; closed here), atomically for this process's users.
+    def replace_file(self, fresh: Database | Path, *, carry: tuple[str, ...] = (), timeout: float = 60.0) -> None:
+        """Swap in another database (a rebuild or a copy made aside; closed here), atomically for this process's
+        users.
 
         Writers wait on the write lock and readers at the gate; the old file is replaced by a rename, so
         none of its pages — deleted rows included, which DuckDB leaves in freed blocks — stay in the data
@@ -513,7 +509,9 @@ class Database:
         per file: a second one would keep the old file open). Tables in `carry` are copied over as they are
         at the swap (state that is not folded from the log, such as worker cursors).
         """
-        with self._write_lock, self._gate.exclusive(timeout):
+        if isinstance(fresh, Path):
+            fresh = Database(fresh, timezone=self.timezone)
+        with self._write_lock:
             for table in carry:
                 rows = self._conn.execute(f"SELECT * FROM {table}").fetchall()
                 with fresh.write() as cur:
@@ -521,6 +519,43 @@ class Database:
                     if rows:
                         cur.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
             fresh.close()
+            self._swap_in(fresh.path, timeout)
+
+    def copy_aside(self) -> Path:
+        """Every table copied into a new file, as one consistent snapshot, while writers go on (they are not in
+        the copy: see Ingestor.compact). The copy holds no bytes of rows deleted before it: DuckDB leaves those
+        in freed blocks of the file, which a copy swapped in (replace_file) gets rid of."""
+        copy_path = self.path.with_name(self.path.stem + ".copy.duckdb")
+        for stale in (copy_path, Path(f"{copy_path}.wal")):
+            stale.unlink(missing_ok=True)
+        Database(copy_path, timezone=self.timezone).close()  # the schema, made by the same migrations
+        quoted = str(copy_path).replace("'", "''")
+        with self._gate.shared():
+            cur = self.cursor()
+            try:
+                source = cur.execute("SELECT current_database()").fetchone()[0]
+                cur.execute(f"ATTACH '{quoted}' AS copy_aside")
+                try:
+                    tables = cur.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
+                                         "AND schema_name = 'main'", [source]).fetchall()
+                    cur.execute("BEGIN TRANSACTION")  # one snapshot of every table
+                    try:
+                        for (table,) in tables:
+                            cur.execute(f"DELETE FROM copy_aside.{table}")
+                            cur.execute(f'INSERT INTO copy_aside.{table} BY NAME SELECT * FROM "{source}".{table}')
+                        cur.execute("COMMIT")
+                    except BaseException:
+                        cur.execute("ROLLBACK")
+                        raise
+                finally:
+                    cur.execute("DETACH copy_aside")
+            finally:
+                cur.close()
+        return copy_path
+
+    def _swap_in(self, fresh_path: Path, timeout: float) -> None:
+        """Replace this file by `fresh_path` (closed), by a rename, while no reader or writer is inside."""
+        with self._write_lock, self._gate.exclusive(timeout):
             self._conn.close()
             try:
                 # A connection with another configuration is refused while anything else holds the file.
@@ -529,8 +564,8 @@ class Database:
                 self._conn = duckdb.connect(str(self.path))
                 raise DatabaseBusyError(f"another connection in this process holds {self.path}") from exc
             probe.close()
-            os.replace(fresh.path, self.path)
-            for leftover in (Path(f"{fresh.path}.wal"), Path(f"{self.path}.wal")):
+            os.replace(fresh_path, self.path)
+            for leftover in (Path(f"{fresh_path}.wal"), Path(f"{self.path}.wal")):
                 leftover.unlink(missing_ok=True)
             self._conn = duckdb.connect(str(self.path))
 

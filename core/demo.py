@@ -6,10 +6,11 @@ Events carry fixed ids ("demo:…"), so loading twice appends nothing the second
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from core.eventlog import Event
 from core.services import Rollcall
+from core.timeutil import local_today, to_ms
 
 FIRST = [("สมชาย", "Somchai"), ("สมหญิง", "Somying"), ("ณัฐพล", "Nattapon"), ("กิตติพัฒน์", "Kittipat"),
          ("ปิยะนุช", "Piyanuch"), ("ธนากร", "Thanakorn"), ("ศิริพร", "Siriporn"), ("วรรณา", "Wanna"),
@@ -57,7 +58,7 @@ def roster_rows(rng: random.Random) -> list[dict]:
 def demo_events(today: date, tz, seed: int = 7) -> list[Event]:
     rng = random.Random(seed)
     rows = roster_rows(rng)
-    base_ms = int(datetime.combine(today - timedelta(days=30), time(8, 0), tz).timestamp() * 1000)
+    base_ms = to_ms(datetime.combine(today - timedelta(days=30), time(8, 0), tz))
     events = [Event(id="demo:roster", kind="roster.imported", ts_ms=base_ms, actor="demo", payload={
         "file_name": "demo-roster.csv", "encoding": "utf-8",
         "columns": ["student_id", "name", "name_en", "guardian_name", "department", "phone", "email",
@@ -78,11 +79,11 @@ def demo_events(today: date, tz, seed: int = 7) -> list[Event]:
             day = today - timedelta(weeks=weeks_ago)
             starts = datetime.combine(day, start, tz)
             session_id = f"{class_id}-{day.isoformat()}"
-            starts_ms = int(starts.timestamp() * 1000)
+            starts_ms = to_ms(starts)
             events.append(Event(id=f"demo:session:{session_id}", kind="session.scheduled", ts_ms=starts_ms - 3600_000,
                                 actor="demo", payload={
                                     "session_id": session_id, "class_id": class_id, "starts_at_ms": starts_ms,
-                                    "ends_at_ms": int(datetime.combine(day, end, tz).timestamp() * 1000),
+                                    "ends_at_ms": to_ms(datetime.combine(day, end, tz)),
                                     "late_after_min": 10}))
             if weeks_ago == 0:
                 continue
@@ -107,5 +108,5 @@ def demo_events(today: date, tz, seed: int = 7) -> list[Event]:
 def load_demo(app: Rollcall, today: date | None = None) -> int:
     """Append the demo events; returns how many were new."""
     tz = app.settings.tz
-    today = today or datetime.now(UTC).astimezone(tz).date()
+    today = today or local_today(tz)
     return app.submit(*demo_events(today, tz)).accepted

@@ -12,11 +12,11 @@ import logging
 import os
 import re
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from fpdf import FPDF
@@ -25,6 +25,7 @@ from core import analytics, charts
 from core.reports import FONT, FONT_FILE, _clean, _clusters, _needs_shaping
 
 if TYPE_CHECKING:
+    from core.db import Database
     from core.services import Rollcall
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,24 @@ def csv_stream(frames: Iterable[pd.DataFrame], columns: list[str] | None = None)
         first = False
     if first:
         yield ("\ufeff" + (",".join(columns) + "\r\n" if columns else "")).encode("utf-8")
+
+
+def export_csv(db: Database, f: analytics.Filters, path: Any, *, chunk_rows: int = 50_000,
+               include_absent: bool = False, progress: Callable[[int], None] | None = None) -> int:
+    """Write `analytics.attendance_rows` to a CSV file chunk by chunk (see csv_stream); returns rows."""
+    total = 0
+
+    def counted() -> Iterator[pd.DataFrame]:
+        nonlocal total
+        for chunk in analytics.attendance_rows(db, f, chunk_rows, include_absent=include_absent):
+            total += len(chunk)
+            if progress:
+                progress(total)
+            yield chunk
+
+    with open(path, "wb") as out:
+        out.writelines(csv_stream(counted(), columns=analytics.EXPORT_COLUMNS))
+    return total
 
 
 def excel_bytes(frames: Iterable[pd.DataFrame], sheet: str = "Rollcall") -> bytes:

@@ -141,5 +141,18 @@ class Ingestor(Poller):
             fresh_path.unlink(missing_ok=True)
         return folded
 
+    def compact(self) -> None:
+        """Copy the read model into a new file and swap it in, so rows an erasure or a purge removed leave no
+        bytes in freed blocks. Folding goes on while the copy is made; what it folded meanwhile is folded again
+        into the copy right after the swap (the copy carries its own cursor), so nobody waits for the copy."""
+        copy_path = self.db.copy_aside()
+        try:
+            with self._lock:
+                self.db.replace_file(copy_path, carry=("processor_state",))
+                self.pump()
+        finally:
+            for leftover in (copy_path, copy_path.with_name(copy_path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+
     def tick(self) -> int:
         return self.pump(step_aside=True)

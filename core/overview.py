@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from core.audit import describe
+from core.ceremony import REHEARSAL_PREFIX
 from core.services import Rollcall
 
 
@@ -13,9 +14,9 @@ def counts(app: Rollcall) -> dict[str, int]:
         """
         SELECT (SELECT count(*) FROM people) AS people,
                (SELECT count(*) FROM classes) AS classes,
-               (SELECT count(*) FROM ceremonies) AS ceremonies,
+               (SELECT count(*) FROM ceremonies WHERE NOT starts_with(ceremony_id, ?)) AS ceremonies,
                (SELECT count(*) FROM users WHERE enabled) AS users
-        """
+        """, [REHEARSAL_PREFIX]
     ).iloc[0]
     return {k: int(v) for k, v in row.items()}
 
@@ -26,8 +27,9 @@ def ceremonies(app: Rollcall) -> pd.DataFrame:
         SELECT c.name, c.on_date, c.venue, count(e.student_id) AS graduates,
                count(*) FILTER (WHERE e.status = 'received') AS received
         FROM ceremonies c LEFT JOIN ceremony_entries e USING (ceremony_id)
+        WHERE NOT starts_with(c.ceremony_id, ?)  -- a rehearsal is no ceremony (core/ceremony_tools.py)
         GROUP BY ALL ORDER BY c.on_date DESC
-        """
+        """, [REHEARSAL_PREFIX]
     )
 
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from core import ceremony
+from core.ceremony_rows import read_ceremony
 from core.eventlog import Event
 from core.events import KINDS
+from core.timeutil import from_ms
 
 Cursor = duckdb.DuckDBPyConnection
 Handler = Callable[[Cursor, Event], None]
@@ -101,8 +103,8 @@ class Batch:
             self._gather(DeviceTraffic, event)
             if event.kind in _STAGE_SENSORS:
                 self._gather(CeremonyRun, event)
-        elif (event.source == "app" and event.actor) or _always_audited(event.kind):
-            self.audit.append(event)  # people's actions; device traffic and derived results are not audit material
+        elif audited(event):
+            self.audit.append(event)
 
     def _make_way(self, tables: frozenset[str], keep: type[Group] | None = None) -> None:
         """Write the open groups that touch `tables`, so what comes next sees them."""
@@ -121,7 +123,7 @@ class Batch:
         for group in self.open.values():
             group.flush()
         self.open.clear()
-        _write_audit(self.cur, self.audit)
+        write_audit(self.cur, self.audit)
         self.audit.clear()
 
 
@@ -129,9 +131,13 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> bool:
     return "*" in a or "*" in b or bool(a & b)
 
 
-def _always_audited(kind: str) -> bool:
-    known = KINDS.get(kind)
-    return bool(known and known.always_audited)
+def audited(event: Event) -> bool:
+    """People's actions, and workers' actions the trail must show; device traffic and derived results are not
+    audit material."""
+    if event.source == "device":
+        return False
+    known = KINDS.get(event.kind)
+    return bool((event.source == "app" and event.actor) or (known and known.always_audited))
 
 
 def fold(cur: Cursor, events: list[Event]) -> None:
@@ -154,7 +160,7 @@ def _first(result: Cursor) -> tuple | None:
 
 
 def ts(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return None if ms is None else from_ms(ms)
 
 
 def _frame(cur: Cursor, name: str, df: pd.DataFrame, sql: str, params: Any = None) -> Any:
@@ -618,17 +624,11 @@ class _Loaded:
 
     @classmethod
     def read(cls, cur: Cursor, ceremony_id: str) -> _Loaded | None:
-        row = _first(cur.execute("SELECT absent_timeout_min, status, auto_advance, calls, epoch_ms(started_at), "
-                          "epoch_ms(ended_at) FROM ceremonies WHERE ceremony_id = ?", [ceremony_id]))
-        if row is None:
+        found = read_ceremony(cur, ceremony_id)
+        if found is None:
             return None
-        rows = cur.execute("SELECT student_id, order_no, status, queue_pos, call_no, epoch_ms(called_at), "
-                           "epoch_ms(on_stage_at), epoch_ms(received_at), epoch_ms(front_at) FROM ceremony_entries "
-                           "WHERE ceremony_id = ?",
-                           [ceremony_id]).fetchall()
-        entries = {r[0]: ceremony.Entry(*r) for r in rows}
-        c = ceremony.Ceremony(ceremony_id, int(float(row[0]) * 60_000), entries, row[1], bool(row[2]), int(row[3]))
-        return cls(c, ts(row[4]), ts(row[5]))
+        c, started_ms, ended_ms = found
+        return cls(c, ts(started_ms), ts(ended_ms))
 
     def write(self, cur: Cursor) -> None:
         c = self.now
@@ -942,7 +942,7 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _write_audit(cur: Cursor, events: list[Event]) -> None:
+def write_audit(cur: Cursor, events: list[Event]) -> None:
     if not events:
         return
     rows = pd.DataFrame({"event_id": [e.id for e in events], "at_time": pd.to_datetime([ts(e.ts_ms) for e in events],

@@ -1,4 +1,4 @@
-"""Printable documents: graduation cards (PDF) for now; analytics exports will live here too.
+"""Printable documents: graduation cards, and a ceremony's line-up and reader sheets (PDF).
 
 Pure functions: no database, no Streamlit. The caller builds `Card`s (from DuckDB) and gets PDF bytes back.
 Text is set in Noto Sans Thai (it covers Latin as well) with HarfBuzz text shaping, so Thai vowels and tone
@@ -199,6 +199,113 @@ class _Sheet(FPDF):
             else:
                 hi = mid - 1
         return "".join(clusters[:lo]).rstrip() + ELLIPSIS
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    order_no: int
+    student_id: str
+    name: str
+    name_en: str
+    department: str
+    pronunciation: str
+
+
+LIST_TOP = GRID_TOP + 1  # the first line under the page header
+LIST_BOTTOM = PAGE_H - MARGIN
+
+
+def lineup_sheet_pdf(title: str, rows: list[SheetRow]) -> bytes:
+    """The marshals' line-up sheet: every graduate in seating order, one line each (order, id, names, a box to
+    tick), a heading at each department, column titles on every page."""
+    columns = [("ลำดับ / No.", 16), ("รหัส / ID", 28), ("ชื่อ-นามสกุล / Name", 74), ("English", 56), ("มา / In", 16)]
+    line_h, heading_h = 7.0, 9.0
+
+    def draw_titles(sheet: _Sheet, y: float) -> float:
+        x = MARGIN
+        sheet.set_text_color(*GREY)
+        for label, w in columns:
+            sheet.fit_line(label, x, y, w - 2, "", 8, 6, 5)
+            x += w
+        sheet.set_text_color(*DARK)
+        return y + 6
+
+    def draw_row(sheet: _Sheet, r: SheetRow, y: float) -> None:
+        x, cells = MARGIN, [str(r.order_no), r.student_id, r.name, r.name_en, ""]
+        for (_, w), text, style in zip(columns, cells, ("B", "", "B", "", ""), strict=True):
+            sheet.fit_line(text, x, y + 0.5, w - 2, style, 11, 7, line_h - 1)
+            x += w
+        sheet.set_draw_color(*LIGHT)
+        sheet.rect(PAGE_W - MARGIN - 11, y + 1.0, 4.2, 4.2)  # the box to tick
+        sheet.line(MARGIN, y + line_h, PAGE_W - MARGIN, y + line_h)
+
+    return _list_pdf(title, "Line-up sheet", rows, line_h, heading_h, draw_titles, draw_row)
+
+
+def reader_sheet_pdf(title: str, rows: list[SheetRow]) -> bytes:
+    """The reader's sheet: each name large, its pronunciation note under it (อ่านว่า …), the English name and the
+    order number beside, a heading at each department so the reader announces it."""
+    line_h, heading_h = 19.5, 12.0
+    name_w = PAGE_W - 2 * MARGIN - 22
+
+    def draw_titles(sheet: _Sheet, y: float) -> float:
+        return y
+
+    def draw_row(sheet: _Sheet, r: SheetRow, y: float) -> None:
+        sheet.set_text_color(*GREY)
+        sheet.fit_line(f"{r.order_no}", MARGIN, y + 1, 18, "B", 16, 9, 9)
+        sheet.set_text_color(*DARK)
+        sheet.fit_line(r.name, MARGIN + 22, y, name_w, "B", 20, 11, 10)
+        say = f"อ่านว่า  {r.pronunciation}" if r.pronunciation else ""
+        sheet.set_text_color(150, 70, 0)
+        sheet.fit_line(say, MARGIN + 22, y + 9.5, name_w * 0.55, "", 12, 8, 6)
+        sheet.set_text_color(*GREY)
+        sheet.fit_line(r.name_en, MARGIN + 22 + name_w * 0.57, y + 9.5, name_w * 0.43, "", 11, 7, 6)
+        sheet.set_text_color(*DARK)
+        sheet.set_draw_color(*LIGHT)
+        sheet.line(MARGIN, y + line_h - 2, PAGE_W - MARGIN, y + line_h - 2)
+
+    return _list_pdf(title, "Reader's sheet", rows, line_h, heading_h, draw_titles, draw_row)
+
+
+def _list_pdf(title: str, what: str, rows: list[SheetRow], line_h: float, heading_h: float, draw_titles,
+              draw_row) -> bytes:
+    """Rows down A4 pages with a heading wherever the department changes; a heading never ends a page."""
+    sheet = _Sheet(f"{title} · {what}")
+    sheet.set_line_width(0.2)
+    pages: list[list[tuple[str, object]]] = [[]]
+    y = LIST_TOP + 6
+    department = None
+    for r in rows:  # plan the pages first: the header says "page n of N"
+        heading = r.department != department
+        need = line_h + (heading_h if heading else 0)
+        if y + need > LIST_BOTTOM:
+            pages.append([])
+            y, heading = LIST_TOP + 6, True  # each page names the department it continues
+        if heading:
+            pages[-1].append(("heading", r.department))
+            y += heading_h
+        pages[-1].append(("row", r))
+        y += line_h
+        department = r.department
+    for n, items in enumerate(pages, 1):
+        sheet.add_page()
+        sheet.header_line(f"{title} · {what}", n, len(pages))
+        y = draw_titles(sheet, LIST_TOP)
+        for kind, item in items:
+            if kind == "heading":
+                sheet.set_fill_color(238, 238, 238)
+                sheet.rect(MARGIN, y + 1, PAGE_W - 2 * MARGIN, heading_h - 2.5, style="F")
+                sheet.fit_line(str(item) or "—", MARGIN + 2, y + 1.5, PAGE_W - 2 * MARGIN - 4, "B", 12, 8,
+                               heading_h - 3.5)
+                y += heading_h
+            else:
+                draw_row(sheet, item, y)
+                y += line_h
+    if not rows:
+        sheet.fit_line("ไม่มีรายชื่อ / Nobody on this ceremony.", MARGIN, 60, PAGE_W - 2 * MARGIN, "B", 16, 10, 12,
+                       "C")
+    return bytes(sheet.output())
 
 
 def _needs_shaping(text: str) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 FIELDS: tuple[str, ...] = (
     "student_id", "name", "name_en", "guardian_name", "department", "phone", "email", "ceremony_order",
+    "pronunciation",
 )
 
 # Columns that are not fields themselves but are folded into `name` (Thai registrar exports split names).
@@ -27,7 +28,7 @@ _PREFIX, _SURNAME = "_prefix", "_surname"
 LABELS = {
     "student_id": "student id", "name": "name", "name_en": "English name", "guardian_name": "guardian name",
     "department": "department", "phone": "phone", "email": "email", "ceremony_order": "ceremony order",
-    _PREFIX: "name prefix", _SURNAME: "surname",
+    _PREFIX: "name prefix", _SURNAME: "surname", "pronunciation": "pronunciation note",
 }
 
 
@@ -46,6 +47,7 @@ class RosterRow:
     phone: str | None = None  # digits only, e.g. "0812345678"
     email: str | None = None  # lower-cased
     ceremony_order: int | None = None
+    pronunciation: str | None = None  # how the reader says the name, e.g. "กิด-ติ-พัด"
 
     def as_payload(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in FIELDS}
@@ -530,6 +532,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "ceremony_order": (
         "order", "ceremony order", "seq", "ลำดับ", "ลำดับที่", "sequence", "seq no", "order no", "ลำดับการรับ",
     ),
+    "pronunciation": ("pronunciation", "pronunciation note", "how to say", "phonetic", "phonetics", "คำอ่าน",
+                      "การออกเสียง", "คำอ่านชื่อ", "อ่านว่า", "การอ่าน"),
     _PREFIX: ("คำนำหน้า", "คำนำหน้าชื่อ", "คำนำหน้านาม", "prefix", "title"),
     _SURNAME: ("นามสกุล", "สกุล", "surname", "last name", "lastname", "family name"),
 }
@@ -642,7 +646,7 @@ _SCIENTIFIC = re.compile(r"[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]+")
 _STUDENT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MAX_TEXT_CHARS = 200  # a name, guardian or department longer than this is a pasting mistake (or an attack)
 _FORMULA_START = "=+-@"  # a spreadsheet would run a cell that starts with one of these
-_TEXT_FIELDS = ("name", "name_en", "guardian_name", "department")
+_TEXT_FIELDS = ("name", "name_en", "guardian_name", "department", "pronunciation")
 _WHOLE_FLOAT = re.compile(r"(\+?[0-9]+)\.0+")
 _PHONE_JUNK = re.compile(r"[\s\-\u2010-\u2015.()]")
 _EMAIL = re.compile(
@@ -833,7 +837,7 @@ class _RowChecker:
         self.rows.append(RosterRow(
             line=line, student_id=student_id, name=name, name_en=values.get("name_en"),
             guardian_name=values.get("guardian_name"), department=values.get("department"),
-            phone=phone, email=email, ceremony_order=order,
+            phone=phone, email=email, ceremony_order=order, pronunciation=values.get("pronunciation"),
         ))
 
 

@@ -15,6 +15,7 @@ SCREENS = [
     ("Live board", {"view": "board"}),
     ("Announcer", {"view": "announcer"}),
     ("Announcer, lower third on green (video switcher)", {"view": "announcer", "mode": "lower-third", "bg": "green"}),
+    ("Reader's prompter", {"view": "announcer", "mode": "prompter"}),
 ]
 
 

@@ -1,9 +1,15 @@
-"""The process-wide handles: settings, event log, read model, ingestor."""
+"""The process-wide handles: settings, event log, read model, ingestor.
+
+A Rollcall is the store; core/runtime.py opens one with the face service and starts the workers (the one start-up
+of the app, the CLI, the benchmarks and the tests). This module imports nothing above the store.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from core.config import Settings, get_settings
 from core.db import Database
@@ -18,7 +24,7 @@ class Rollcall:
     """Every change goes through `submit`: appended to the log first, then folded into DuckDB, so
     the caller reads its own write at once and a rebuild from the log gives the same state."""
 
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, *, faces: Callable[[Rollcall], Any] | None = None):
         self.settings = settings or get_settings()
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
         self.log: EventLog = open_event_log(self.settings)
@@ -26,10 +32,12 @@ class Rollcall:
         self.ingestor = Ingestor(self.log, self.db, batch_size=self.settings.ingest_batch_size,
                                  max_transaction_seconds=self.settings.ingest_max_transaction_seconds)
         self._keys = None
+        self._face_factory = faces  # core.runtime passes core.faces.service.FaceService
         self._faces = None
         self._lazy = threading.Lock()
         self.maintenance = threading.Lock()  # one rewrite of the log at a time (retention, erasure)
         self.workers: list = []  # background workers bound to this store (stopped by close)
+        self.alerts: Any = None  # the process's one unknown-face sender (core.runtime starts it)
         self.outbox = Outbox(self.settings.data_path / "outbox.sqlite")
         self.outbox_drainer = OutboxDrainer(self.outbox, self.log)
         if len(self.outbox):  # left by a run that stopped while the store was down
@@ -51,9 +59,10 @@ class Rollcall:
         """The face service: models are loaded on first use (seconds), then shared by all threads."""
         with self._lazy:
             if self._faces is None:
-                from core.faces.service import FaceService
-
-                self._faces = FaceService(self)
+                if self._face_factory is None:
+                    raise RuntimeError("this store was opened without the face service: open it with "
+                                       "core.runtime.open_app")
+                self._faces = self._face_factory(self)
         return self._faces
 
     @property

@@ -1,9 +1,9 @@
 """Signed staff-session tokens: what keeps a user signed in across a refresh, a bookmark or a new tab.
 
 A Streamlit session lives in one websocket, so a refresh starts a new one. At sign-in the browser is given a
-cookie holding a token: `v1~<user>~<session id>~<issued s>~<expires s>~<scope>~<mac>`, an HMAC-SHA256 (a key derived from
-the master key, so every app instance with the same secrets accepts it) over those fields and the fingerprint of
-the user's current password. A new run that has no user in its session signs in with the token only if:
+cookie holding a token: `v1~<user>~<session id>~<issued s>~<expires s>~<scope>~<mac>`, an HMAC-SHA256 (a key
+derived from the master key, so every app instance with the same secrets accepts it) over those fields and the
+fingerprint of the user's current password. A new run that has no user in its session signs in with the token only if:
 
 - the MAC is right (a changed user name, time, id or scope is refused) and it has not expired: it expires after
   `session_timeout_minutes` without use (it is re-issued while the user works) and at most `session_max_hours`
@@ -29,12 +29,12 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from core import auth
 from core.eventlog import Event
 from core.keys import load_master_key
 from core.services import Rollcall
+from core.timeutil import from_ms
 
 COOKIE = "rollcall_session"
 # Fields: user name (auth's rule: a-z 0-9 . _ -), 128-bit session id, issued and expiry (Unix s), 32 hex of MAC.
@@ -122,7 +122,7 @@ def signed_out(app: Rollcall, token: SessionToken) -> bool:
     return bool(app.db.scalar(
         "SELECT count(*) FROM audit WHERE action = 'user.updated' AND target = ? AND at_time >= ? "
         f"AND json_extract_string(detail, '$.{SIGNED_OUT}') = ?",
-        [token.username, datetime.fromtimestamp(token.issued - 60, UTC), token.session_id]))
+        [token.username, from_ms((token.issued - 60) * 1000), token.session_id]))
 
 
 def restore(app: Rollcall, text: str | None, *, now: float | None = None) -> tuple[SessionToken, auth.User] | None:

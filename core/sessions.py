@@ -16,6 +16,7 @@ from core.eventlog import Event
 from core.names import sort_sql
 from core.services import Rollcall
 from core.session_rules import session_state
+from core.timeutil import day_bounds, local_day, to_ms
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 LIVENESS = {"off": "Off", "head_turn": "Head turn"}
@@ -29,15 +30,6 @@ class SessionError(ValueError):
 
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
-
-
-def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
-
-
-def _day_bounds(app: Rollcall, start: date, end: date) -> tuple[datetime, datetime]:
-    tz = app.settings.tz
-    return (datetime.combine(start, time.min, tz), datetime.combine(end + timedelta(days=1), time.min, tz))
 
 
 def _clock(value: time | str, label: str) -> time:
@@ -193,7 +185,7 @@ def generate_sessions(app: Rollcall, start_date: date, end_date: date, actor: st
         raise SessionError(f"Create at most {app.settings.max_session_days} days of sessions at once; "
                            f"this range has {days}.")
     tz = app.settings.tz
-    lo, hi = _day_bounds(app, start_date, end_date)
+    lo, hi = day_bounds(start_date, end_date, tz)
     existing = app.db.query(
         "SELECT session_id, class_id, epoch_ms(starts_at) AS starts_ms, epoch_ms(ends_at) AS ends_ms, "
         "late_after_min, status, liveness, once_per_day, qr_needs_face FROM sessions "
@@ -210,8 +202,8 @@ def generate_sessions(app: Rollcall, start_date: date, end_date: date, actor: st
                     not weekly and pd.Timestamp(sch["on_date"]).date() != day):
                 continue
             start, end = _clock(sch["start_time"], "Start"), _clock(sch["end_time"], "End")
-            starts_ms = _ms(datetime.combine(day, start, tz))
-            ends_ms = _ms(datetime.combine(day, end, tz))
+            starts_ms = to_ms(datetime.combine(day, start, tz))
+            ends_ms = to_ms(datetime.combine(day, end, tz))
             session_id = session_id_for(sch["class_id"], day, start)
             payload = {"session_id": session_id, "class_id": sch["class_id"], "starts_at_ms": starts_ms,
                        "ends_at_ms": ends_ms, "late_after_min": int(sch["late_after_min"]),
@@ -249,8 +241,8 @@ def get_session(app: Rollcall, session_id: str) -> dict:
 def todays_sessions(app: Rollcall, day: date | None = None, *, now: datetime | None = None) -> pd.DataFrame:
     """The sessions starting on a local day (today by default), with their state and counts."""
     now = _now(now)
-    day = day or now.astimezone(app.settings.tz).date()
-    lo, hi = _day_bounds(app, day, day)
+    day = day or local_day(now, app.settings.tz)
+    lo, hi = day_bounds(day, day, app.settings.tz)
     df = app.db.query(
         f"""
         WITH counts AS (
@@ -273,13 +265,6 @@ def todays_sessions(app: Rollcall, day: date | None = None, *, now: datetime | N
     )
     df.insert(4, "state", [session_state(r, now) for r in df.to_dict("records")])
     return df
-
-
-def active_sessions(app: Rollcall, *, now: datetime | None = None) -> pd.DataFrame:
-    """Sessions started by staff whose window is not over: what the check-in page offers."""
-    now = _now(now)
-    return app.db.query(f"SELECT {_SESSION_COLUMNS} FROM sessions s LEFT JOIN classes c USING (class_id) "
-                        "WHERE s.status = 'active' AND s.ends_at >= ? ORDER BY s.starts_at", [now])
 
 
 def start_session(app: Rollcall, session_id: str, actor: str, *, liveness: str = "off", once_per_day: bool = False,
@@ -350,7 +335,7 @@ def correct_record(app: Rollcall, session_id: str, student_id: str, status: str,
 def already_attended_today(app: Rollcall, student_id: str, day: date, *, except_session: str | None = None) -> bool:
     """Whether the person was present or late at any session starting on that local day (for once-per-day
     sessions: the check-in page records nobody twice in a day)."""
-    lo, hi = _day_bounds(app, day, day)
+    lo, hi = day_bounds(day, day, app.settings.tz)
     return bool(app.db.scalar(
         "SELECT count(*) FROM attendance a JOIN sessions s USING (session_id) "
         "WHERE a.student_id = ? AND a.status IN ('present', 'late') AND s.starts_at >= ? AND s.starts_at < ? "

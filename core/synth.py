@@ -36,6 +36,7 @@ import pandas as pd
 
 from core.db import Database
 from core.demo import DEPARTMENTS, FIRST, INTERNATIONAL, LAST
+from core.timeutil import local_day
 
 PREFIX = "SYN"
 SUBJECTS = ["Calculus", "Statistics", "Marketing", "Accounting", "Machine Learning", "Databases", "Media Law",
@@ -77,7 +78,7 @@ def generate(db: Database, *, people: int, days: int, classes: int | None = None
     say = progress or (lambda _msg: None)
     tz = ZoneInfo(db.timezone)
     now = datetime.now(UTC)
-    today = today or now.astimezone(tz).date()
+    today = today or local_day(now, tz)
     rng = np.random.default_rng(seed)
     n_classes = classes or max(2, round(people * 5.5 / 40))
 
@@ -107,8 +108,8 @@ def generate(db: Database, *, people: int, days: int, classes: int | None = None
             counts[name] = len(df)
         # Integer keys for the new sessions, numbered on from the largest in start order (as the projection would).
         cur.execute("UPDATE sessions SET session_no = n.no FROM (SELECT session_id AS sid, CAST((SELECT coalesce("
-                    "max(session_no), 0) FROM sessions) + row_number() OVER (ORDER BY starts_at, session_id) AS INTEGER)"
-                    " AS no FROM sessions WHERE session_no IS NULL) n WHERE sessions.session_id = n.sid")
+                    "max(session_no), 0) FROM sessions) + row_number() OVER (ORDER BY starts_at, session_id) "
+                    "AS INTEGER) AS no FROM sessions WHERE session_no IS NULL) n WHERE sessions.session_id = n.sid")
         say(f"attendance for {len(sess):,} sessions × members (in DuckDB)")
         cur.register("synth_traits", traits)
         # Integer keys for the new people, numbered on from the largest (as the projection would).

@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import random
 from collections.abc import Iterator
-from datetime import date
 
 from core.eventlog import Event
+from core.timeutil import from_ms
 
 DAY_MS = 86_400_000
 
@@ -53,7 +53,7 @@ def _stream(n: int, seed: int, people: int, start_ms: int) -> Iterator[Event]:
         yield event("class.upserted", {"class_id": c, "name": f"Class {c}", "members": members[c]})
     sessions = []
     for c in classes:
-        session_id = f"{c}-{date.fromtimestamp(start_ms / 1000).isoformat()}"
+        session_id = f"{c}-{from_ms(start_ms):%Y-%m-%d}"  # the UTC day: the same ids on every machine
         sessions.append((session_id, c))
         yield event("session.scheduled", {"session_id": session_id, "class_id": c, "starts_at_ms": start_ms,
                                           "ends_at_ms": start_ms + DAY_MS, "late_after_min": 10})
@@ -62,7 +62,8 @@ def _stream(n: int, seed: int, people: int, start_ms: int) -> Iterator[Event]:
     ceremony_id = f"G{seed}"
     yield event("ceremony.created", {"ceremony_id": ceremony_id, "name": "Graduation", "on_date": "2026-12-02",
                                      "venue": "Hall", "absent_timeout_min": 5,
-                                     "entries": [{"student_id": s, "order_no": k + 1} for k, s in enumerate(graduates)]})
+                                     "entries": [{"student_id": s, "order_no": k + 1}
+                                                 for k, s in enumerate(graduates)]})
     yield event("ceremony.started", {"ceremony_id": ceremony_id})
     boot, seq = f"b{seed}", [0]
 

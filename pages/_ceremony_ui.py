@@ -6,15 +6,18 @@ import functools
 import html
 import logging
 from collections.abc import Callable
-from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
 from core import ceremonies
-from core.ceremony import COLOURS, LABELS
+from core.ceremony import LABELS
+from core.timeutil import from_ms
 
 LIVE_REFRESH_SECONDS = 0.5  # with the fold-on-read in each view: a beam shows within about half a second
+# The board's colours (the state machine in core/ceremony.py knows statuses, not how they look).
+COLOURS = {"pending": "#e5e7eb", "waiting": "#facc15", "on_stage": "#3b82f6", "received": "#22c55e",
+           "absent": "#ef4444", "skipped": "#9ca3af"}
 TEXT_ON = {"waiting": "#1f2937", "pending": "#374151", "skipped": "#111827"}
 log = logging.getLogger("rollcall.screens")
 CEREMONY_STATUS = {"planned": "Planned (not started)", "running": "Running", "ended": "Ended"}
@@ -78,12 +81,25 @@ def counts_row(progress: ceremonies.Progress, tz) -> None:
     for status in ("pending", "waiting", "on_stage", "received", "absent"):
         row.metric(LABELS[status], progress.counts[status], width="content")
     end = progress.pace.expected_end_ms
-    row.metric("Expected end", datetime.fromtimestamp(end / 1000, tz).strftime("%H:%M") if end else "–",
+    row.metric("Expected end", from_ms(end, tz).strftime("%H:%M") if end else "–",
                help="From the live pace: the median time between two graduates received.", width="content")
     st.progress(progress.done / progress.total if progress.total else 0.0,
                 text=f"{progress.done} of {progress.total} done"
                      + (f" · {progress.pace.seconds_per_graduate:.0f} s per graduate"
                         if progress.pace.seconds_per_graduate else ""))
+
+
+def sectioned_tiles(runs: list[tuple[str, pd.DataFrame]], totals: dict[str, tuple[int, int]],
+                    eta_ms: dict[str, int], tz) -> str:
+    """Tiles under a heading for each department (a faculty break), with how many of it have received."""
+    parts = []
+    for department, rows in runs:
+        count, done = totals.get(department, (len(rows), 0))
+        parts.append(f"<div class='rc-section' style='margin:14px 0 6px;font-weight:700;font-size:1.1rem;"
+                     f"border-bottom:2px solid #1e3a8a;color:#1e3a8a'>{html.escape(department or '—')}"
+                     f"<span style='font-weight:400;font-size:0.85rem;color:#4b5563'> · {done} of {count} "
+                     f"received</span></div>" + tiles(rows, eta_ms, tz))
+    return "".join(parts)
 
 
 def tiles(board: pd.DataFrame, eta_ms: dict[str, int], tz) -> str:
@@ -92,7 +108,7 @@ def tiles(board: pd.DataFrame, eta_ms: dict[str, int], tz) -> str:
     for r in board.itertuples(index=False):
         colour, ink = COLOURS[r.status], TEXT_ON.get(r.status, "white")
         eta = eta_ms.get(r.student_id)
-        eta_text = f"<div style='font-size:0.75rem'>ETA {datetime.fromtimestamp(eta / 1000, tz):%H:%M}</div>" \
+        eta_text = f"<div style='font-size:0.75rem'>ETA {from_ms(eta, tz):%H:%M}</div>" \
             if eta and r.status == "waiting" else ""
         name = html.escape(r.name)  # a string: a missing name is the id (core.ceremonies.board)
         cells.append(

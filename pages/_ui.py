@@ -5,43 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 from datetime import UTC, datetime
 
 import streamlit as st
 
 from core import auth, session_tokens
 from core.config import get_settings
+from core.runtime import open_app
 from core.services import Rollcall
+from core.timeutil import now_ms
 
 
 @st.cache_resource(show_spinner=False)
 def _app_for(data_path: str) -> Rollcall:
-    # One per process (and data folder): owns the DuckDB file and runs the ingestor thread.
-    from core.alerts import UnknownFaceAlerts
-    from core.ceremonies import CeremonyClock
-    from core.faces.frames import FrameWorker
-    from core.privacy import RetentionWorker, pending_erasure, resume_erasure
-
-    app = Rollcall(get_settings())
-    app.ingestor.start(app.settings.ingest_poll_seconds)
-    # Frames load the face models only when one comes; the clock marks no-shows absent.
-    for worker in (FrameWorker(app), CeremonyClock(app)):
-        worker.start(app.settings.ingest_poll_seconds)
-        app.workers.append(worker)
-    retention = RetentionWorker(app)  # purges what outlived its retention period (logged), when due
-    retention.start(30)
-    app.workers.append(retention)
-    app.workers.append(UnknownFaceAlerts(app))  # one sender and one rate limit for every camera of the process
-    if pending_erasure(app):  # a kill interrupted an erasure: finish it, beside the pages
-        threading.Thread(target=resume_erasure, args=(app,), name="rollcall-erasure", daemon=True).start()
-    return app
-
-
-def unknown_face_alerts(app: Rollcall):
-    from core.alerts import UnknownFaceAlerts
-
-    return next(w for w in app.workers if isinstance(w, UnknownFaceAlerts))
+    # One per process (and data folder): owns the DuckDB file and runs the workers (core/runtime.py).
+    return open_app(get_settings())
 
 
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>~$:#])")  # what makes links, images, emphasis, maths, colours, icons
@@ -135,7 +113,7 @@ def _restore_from_cookie() -> auth.User | None:
 def _cookie_script(text: str, expires: int) -> str:
     """JavaScript that writes (or, with no text, deletes) the session cookie of this site. Not HttpOnly (Streamlit
     cannot set headers): SameSite=Strict keeps it off other sites' requests, Secure when served over HTTPS."""
-    max_age = max(0, expires - int(datetime.now(UTC).timestamp())) if text else 0
+    max_age = max(0, expires - now_ms() // 1000) if text else 0
     cookie = json.dumps(f"{session_tokens.COOKIE}={text}; Path=/; Max-Age={max_age}; SameSite=Strict")
     return (f"<script>document.cookie = {cookie} + (location.protocol === 'https:' ? '; Secure' : '');</script>")
 

@@ -4,19 +4,24 @@ import streamlit as st
 
 from core import ceremonies
 from pages._ceremony_ui import LIVE_REFRESH_SECONDS, pick_ceremony, screen_safe
+from pages._prompter import prompter
 from pages._ui import get_app, guard_fragment, require_view
 
 fixed = require_view("announcer")
 app = get_app()
-mode = st.query_params.get("mode", "full")  # full | lower-third
+mode = st.query_params.get("mode", "full")  # full | lower-third | prompter (the reader's own screen)
 background = {"green": "#00b140", "black": "#000000"}.get(st.query_params.get("bg", "green"), "#00b140")
 if fixed is None:
     ceremony_id = pick_ceremony(app, None, key="announcer_ceremony")
-    mode = st.radio("Layout", ["full", "lower-third"], horizontal=True, key="announcer_mode",
-                    help="Lower third: a name band on a chroma background for the video switcher.")
+    mode = st.radio("Layout", ["full", "lower-third", "prompter"], horizontal=True, key="announcer_mode",
+                    help="Lower third: a name band on a chroma background for the video switcher. Prompter: "
+                         "the reader's screen, the next names with their pronunciation, Read ✓ to go on.")
 else:
     ceremony_id = fixed
 if ceremony_id is None:
+    st.stop()
+if mode == "prompter":
+    prompter(app, ceremony_id, signed_in=fixed is None)
     st.stop()
 
 # Big screens: no Streamlit chrome; the lower third keys out a flat colour.
@@ -58,7 +63,7 @@ def live() -> None:
         say = html.escape(board.loc[current.student_id, "pronunciation"])
         now_html = (f"<div class='rc-now' data-student='{html.escape(current.student_id)}'>{th}</div>"
                     f"<div class='rc-en'>{en}{' · ' + dept if dept else ''}</div>"
-                    + (f"<div class='rc-say'>🗣 {say}</div>" if say and mode != "lower-third" else ""))
+                    + (f"<div class='rc-say'>อ่านว่า {say}</div>" if say and mode != "lower-third" else ""))
     if mode == "lower-third":
         st.html(f"<div class='rc-band'>{now_html}</div>")
         return

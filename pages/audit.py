@@ -1,13 +1,14 @@
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import streamlit as st
 
 from core import audit
+from core.timeutil import local_today
 from pages._ui import get_app, grid, require
 
 require("audit")
 app = get_app()
-today = datetime.now(app.settings.tz).date()
+today = local_today(app.settings.tz)
 
 st.title("Audit trail")
 st.caption("Every change by a person, a device or the system, from the event log. Nothing here can be edited.")

@@ -8,7 +8,7 @@ import streamlit_webrtc
 
 from core import attendance, sessions
 from core.checkin.live import LiveCheckin
-from pages._ui import allowed_now, get_app, guard_fragment, plain, require, unknown_face_alerts
+from pages._ui import allowed_now, get_app, guard_fragment, plain, require
 
 LIVE_REFRESH_SECONDS = 0.3  # the latest check-ins list: a record shows within ≈ 0.5 s of the first face
 
@@ -32,7 +32,7 @@ if session_id is not None:
 with st.spinner("Loading the face models…"):
     live: LiveCheckin = st.session_state.get("checkin_live")
     if live is None or live.app is not app:
-        live = LiveCheckin(app, user.username, alerts=unknown_face_alerts(app),
+        live = LiveCheckin(app, user.username, alerts=app.alerts,
                            k=app.settings.checkin_votes_k, n=app.settings.checkin_votes_n, background=True)
         st.session_state["checkin_live"] = live
     live.use_session(session_id)
@@ -117,5 +117,6 @@ def live_panel() -> None:
 
 with side:
     live_panel()
-st.caption(f"Recognition: {app.settings.face_model}, threshold {app.settings.match_threshold:.2f}; "
+per_person = " (higher for a person others resemble)" if app.settings.person_thresholds else ""
+st.caption(f"Recognition: {app.settings.face_model}, threshold {app.settings.match_threshold:.2f}{per_person}; "
            f"{live.tracker.k} of {live.tracker.n} recognitions of a face must agree before it counts.")

@@ -1,13 +1,12 @@
-from datetime import datetime
-
 import streamlit as st
 
 from core import attendance, overview
+from core.timeutil import local_today
 from pages._ui import get_app, grid, require
 
 user = require("home")
 app = get_app()
-today = datetime.now(app.settings.tz).date()
+today = local_today(app.settings.tz)
 
 st.title("Overview")
 figures = overview.counts(app)

@@ -12,7 +12,6 @@ from core import attendance, auth, sessions
 from core.checkin.kiosk import WELCOME_SECONDS, chime_wav, next_welcome
 from core.checkin.live import LiveCheckin
 from pages._ui import get_app, guard_fragment, kiosk_session, lock_kiosk, plain, require, unlock_kiosk
-from pages._ui import unknown_face_alerts as face_alerts
 
 user = require("kiosk")
 app = get_app()
@@ -45,7 +44,7 @@ since = st.session_state.setdefault("kiosk_since", datetime.now(UTC))
 live: LiveCheckin = st.session_state.get("kiosk_live")
 if live is None or live.app is not app:
     with st.spinner("Starting the camera…"):
-        live = LiveCheckin(app, user.username, alerts=face_alerts(app), k=app.settings.checkin_votes_k,
+        live = LiveCheckin(app, user.username, alerts=app.alerts, k=app.settings.checkin_votes_k,
                            n=app.settings.checkin_votes_n, background=True)
     st.session_state["kiosk_live"] = live
 live.use_session(locked)

@@ -23,29 +23,50 @@ def show_verdicts(rows: list[dict]) -> None:
 
 def verdict_row(verdict, student_id: str | None = None) -> dict:
     row = {"Student id": student_id} if student_id else {}
+    quality = verdict.quality or {}
     row.update({"Photo": verdict.name, "Result": "enrolled" if verdict.accepted else "refused",
-                "Why / warnings": verdict.reason or "; ".join(verdict.warnings)})
+                "Why / warnings": verdict.reason or "; ".join(verdict.warnings),
+                "Face px": quality.get("face_px"), "Sharpness": quality.get("sharpness"),
+                "Brightness": quality.get("brightness"), "Head turn °": quality.get("yaw_degrees")})
     return row
 
 
+ENROLL_GUIDE = """**Good enrollment photos** — each is checked on its own (the table below shows why one is refused):
+- **3 to 5 photos** of the face alone, on different days if you can: one photo works, more photos recognise better.
+- **Even light from the front**: no window or lamp behind the person, no strong shadow; not too dark or too bright
+  (brightness {min_b:.0f}-{max_b:.0f}).
+- **Angles**: most looking straight at the camera, one or two turned a little (at most {yaw:.0f}°); no sunglasses,
+  mask or cap hiding the eyes.
+- **Sharp and close**: the face at least {px} px wide, in focus (no motion blur).
+- A photo that looks like someone else, or unlike this person's other photos, waits for you to compare and confirm."""
+
+
 def lookalike_panel(faces, sid: str, pending: dict) -> None:
-    """Each held photo beside the person it looks like; enrolled only when staff confirm with a reason."""
-    st.error("Nothing was enrolled: a photo looks like someone else already enrolled. Compare the faces.")
+    """Each held photo beside the face it was compared with; enrolled only when staff confirm with a reason."""
+    st.error("Nothing was enrolled: a photo looks like someone else, or unlike this person's other photos. "
+             "Compare the faces.")
     for verdict in pending["verdicts"]:
-        if verdict.looks_like is None:
+        if not verdict.held:
             continue
-        other = verdict.looks_like
-        label = f"{other.name or '?'} ({other.student_id}) · similarity {other.score:.2f}"
         new, theirs = st.columns(2)
         if verdict.face_crop:
             new.image(verdict.face_crop, caption=f"New photo: {verdict.name}", width=220)
         else:
             new.write(f"New photo: {verdict.name}")
-        picture = faces.face_picture(other.student_id)
+        if verdict.looks_like is not None:
+            other = verdict.looks_like
+            label = f"{other.name or '?'} ({other.student_id}) · similarity {other.score:.2f}"
+            picture, missing = faces.face_picture(other.student_id), f"Looks like {label}. No photo of them is kept"
+        else:
+            label = f"This person's closest photo · similarity {verdict.unlike_own:.2f}"
+            picture = verdict.unlike_photo or faces.face_picture(sid)
+            missing = f"Unlike this person's enrolled photos ({label.split(' · ')[1]}). No photo of theirs is kept"
         if picture:
             theirs.image(picture, caption=label, width=220)
         else:
-            theirs.info(f"Looks like {label}. No photo of them is kept to compare with.")
+            theirs.info(f"{missing} to compare with.")
+        if verdict.looks_like is not None and verdict.unlike_own is not None:
+            theirs.caption(f"It is also unlike this person's own photos (similarity {verdict.unlike_own:.2f}).")
     reason = st.text_input("Why is this the right person? (kept in the audit trail)", key=f"lookalike_reason_{sid}",
                            placeholder="e.g. identical twins, checked their student cards")
     yes, no = st.columns(2)
@@ -64,8 +85,9 @@ def lookalike_panel(faces, sid: str, pending: dict) -> None:
 
 def face_section(person: dict) -> None:
     from core.faces.images import ImageError
-    from core.faces.service import ConsentRequiredError, EnrollmentError
+    from core.faces.service import EnrollmentError
     from core.faces.weights import WeightsError
+    from core.privacy.consent import ConsentRequiredError
 
     sid = person["student_id"]
     try:
@@ -93,6 +115,9 @@ def face_section(person: dict) -> None:
         return
     st.caption(f"Consent: {consent['method']} · recorded {consent['recorded_at']:%Y-%m-%d} "
                f"by {consent['recorded_by'] or '-'}")
+    s = app.settings
+    st.markdown(ENROLL_GUIDE.format(min_b=s.min_brightness, max_b=s.max_brightness, yaw=s.max_yaw_degrees,
+                                    px=s.min_face_px))
     uploads = st.file_uploader("Photos (several: different days, light and angles help)", type=["jpg", "jpeg", "png"],
                                accept_multiple_files=True, key=f"photos_{sid}_{st.session_state.get('enrolled', 0)}")
     shot = st.camera_input("Or take a photo", key=f"camera_{sid}_{st.session_state.get('enrolled', 0)}")
@@ -101,11 +126,12 @@ def face_section(person: dict) -> None:
         bar = st.progress(0.0, text="Checking photos…")
         try:
             verdicts = faces.enroll(sid, photos, user.username,
-                                    progress=lambda n, total, name: bar.progress(n / total, text=f"{name} ({n}/{total})"))
+                                    progress=lambda n, total, name: bar.progress(n / total,
+                                                                                 text=f"{name} ({n}/{total})"))
         except (ConsentRequiredError, EnrollmentError, ImageError) as exc:
             st.error(str(exc))
         else:
-            if any(v.looks_like is not None for v in verdicts):  # held until staff confirm: keep the upload
+            if any(v.held for v in verdicts):  # held until staff confirm: keep the upload
                 st.session_state[f"lookalike_{sid}"] = {"photos": photos, "verdicts": verdicts}
             st.session_state["enrolled"] = st.session_state.get("enrolled", 0) + 1
             st.session_state["last_verdicts"] = [verdict_row(v) for v in verdicts]
@@ -118,6 +144,9 @@ def face_section(person: dict) -> None:
         show_verdicts(rows)
     templates = faces.templates_of(sid)
     if not templates.empty:
+        if (threshold := faces.threshold_of(sid)) is not None:
+            st.markdown(f"**Match threshold {threshold.threshold:.2f}** — "
+                        + plain(threshold.evidence(faces.label)))
         grid(templates[["source", "model", "detector", "quality", "created_at"]], hide_index=True,
              width="stretch", column_config={
                  "source": "Photo", "model": "Model", "detector": "Detector", "quality": "Quality",
@@ -148,7 +177,7 @@ with find_tab:
     st.caption(f"{len(found)} of {people.count(app)} people")
     table = grid(found, hide_index=True, width="stretch", on_select="rerun",
                  selection_mode="single-row", key=keyed("people_table", query),
-                 column_config={k: v for k, v in LABELS.items()})
+                 column_config=dict(LABELS))
     picked = table.selection.rows if table and table.selection else []
     if picked:
         person = people.get(app, found.iloc[picked[0]]["student_id"])

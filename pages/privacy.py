@@ -34,6 +34,11 @@ with policy_tab:
                    "stored by Telegram, outside this retention and erasure.")
     else:
         st.caption("Telegram alerts are off: no face image leaves this machine.")
+    if settings.family_messages_enabled:
+        st.warning("The families' Telegram channel is on: graduates' names, order and department are posted there "
+                   "as they are called and reach the stage, and kept by Telegram, outside this retention and erasure.")
+    else:
+        st.caption("The families' Telegram channel is off: no graduate's name is posted anywhere.")
 
 with consent_tab:
     c1, c2 = st.columns([3, 1])

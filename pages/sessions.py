@@ -147,7 +147,8 @@ with today_tab:
         state = sessions.session_state(session)
         if state == "active":
             st.info(f"Taking attendance since {hhmm(session['started_at'])} (started by {session['started_by']}) · "
-                    f"liveness {LIVENESS.get(session['liveness'], session['liveness']).lower()} · late after {session['late_after_min']} min"
+                    f"liveness {LIVENESS.get(session['liveness'], session['liveness']).lower()} · "
+                    f"late after {session['late_after_min']} min"
                     + (" · once per day" if session["once_per_day"] else "")
                     + (" · QR needs a face" if session["qr_needs_face"] else ""))
         elif state == "ended":

@@ -1,15 +1,16 @@
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
 
 from core import analytics, attendance, ceremonies, charts, exports, overview, people
+from core.timeutil import local_today
 from pages._ui import get_app, grid, keyed, require, tabs_kept
 
 user = require("statistics")
 app = get_app()
 db = app.db
-today = datetime.now(app.settings.tz).date()
+today = local_today(app.settings.tz)
 
 st.title("Statistics")
 c1, c2, c3, c4 = st.columns([2, 2, 2, 2])
@@ -101,7 +102,7 @@ with people_tab:
         grid(history, hide_index=True, width="stretch")
 
 with ceremony_tab:
-    listing = ceremonies.listing(app)
+    listing = ceremonies.listing(app, rehearsals=False)
     if listing.empty:
         st.info("No ceremony yet.")
     else:

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hmac
 import logging
 import math
-import re
-import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import FastAPI, Path, Request
@@ -31,30 +27,24 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.config import Settings, get_settings
-from core.eventlog import Device, Event, EventLog, EventLogError, EventLogUnavailable, now_ms, open_event_log
-from receiver.signing import signature
+from core.eventlog import Event, EventLog, EventLogError, EventLogUnavailable, now_ms, open_event_log
+from receiver.deps import (
+    DEVICE_ID,
+    Problem,
+    ReceiverState,
+    Signed,
+    SignedEvents,
+    SignedFrame,
+    SignedHeartbeat,
+    retry_after,
+)
 
 log = logging.getLogger("rollcall.receiver")
-DEVICE_ID = r"^[A-Za-z0-9_-]{1,64}$"
 BOOT_ID = r"^[A-Za-z0-9_-]{1,32}$"
 PROBLEM = "application/problem+json"
-_DIGITS = re.compile(r"[0-9]{1,15}")
-_HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
-# One public answer for an unknown device and a wrong signature, so a caller cannot probe which ids exist.
-_UNAUTHENTICATED = "the signature does not match the request"
 _STORE_RETRY_AFTER = "2"  # seconds; the firmware backs off on its own too
 Clock = Callable[[], float]  # monotonic seconds; injected by tests
 T = TypeVar("T")
-
-
-class Problem(Exception):
-    """An HTTP refusal; `reason` is logged instead of `detail` when the caller must not learn it."""
-
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None,
-                 reason: str | None = None):
-        super().__init__(detail)
-        self.status, self.code, self.detail, self.headers = status, code, detail, headers or {}
-        self.reason = reason or detail
 
 
 def problem_response(p: Problem, path: str) -> JSONResponse:
@@ -144,10 +134,6 @@ class RateLimiter:
         return bucket.take(cost)
 
 
-def retry_after(wait_seconds: float) -> dict[str, str]:
-    return {"Retry-After": str(max(1, math.ceil(wait_seconds)))}
-
-
 def device_event_id(device_id: str, boot_id: str, seq: int | str) -> str:
     """A device event's stable id (a retry is a duplicate), in a namespace of its own: whatever a device calls
     itself, its ids never equal the app's own (`attendance:<session>:<person>`, `absent:…`, UUIDs), so a device
@@ -194,42 +180,27 @@ class Store:
         self.log.close()
 
 
-@dataclass(frozen=True)
-class Signed:
-    """An authenticated request: who sent it, its raw body, and what makes it unique (for replay checks)."""
-
-    device_id: str
-    body: bytes
-    signature: str
-    timestamp: int
-    role: str = "any"  # what the device may post (core.eventlog.ROLES)
-
-    def check_role(self, kind: str, where: str) -> None:
-        if not Device(self.device_id, "", True, 0, role=self.role).may_post(kind):
-            raise Problem(403, "not_allowed_for_role", f"{where}: a {self.role} device may not post {kind}")
-
-
 # --- the app -----------------------------------------------------------------------------------
 
 def create_app(settings: Settings | None = None, *, clock: Clock = time.monotonic) -> FastAPI:
     """`clock` (monotonic seconds) drives the rate limits, so tests can advance time instead of sleeping."""
     settings = settings or get_settings()
-    state: dict = {}
-    decoy_secret = secrets.token_hex(32)  # an unknown device costs the same HMAC as a known one
+    state = ReceiverState(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        state["store"] = Store(open_event_log(settings), settings.receiver_store_threads,
-                               settings.receiver_store_timeout_seconds)
-        state["limiter"] = RateLimiter(settings.device_rate_per_second, 2 * settings.device_rate_per_second, clock)
-        state["admission"] = TokenBucket(settings.receiver_max_events_per_second,
-                                         2 * settings.receiver_max_events_per_second, clock)
+        state.store = Store(open_event_log(settings), settings.receiver_store_threads,
+                            settings.receiver_store_timeout_seconds)
+        state.limiter = RateLimiter(settings.device_rate_per_second, 2 * settings.device_rate_per_second, clock)
+        state.admission = TokenBucket(settings.receiver_max_events_per_second,
+                                      2 * settings.receiver_max_events_per_second, clock)
         yield
-        state["store"].close()
+        state.store.close()
 
     app = FastAPI(title="Rollcall device receiver", version="1.0.0", lifespan=lifespan,
                   description="Signed endpoints for ESP32 stage sensors and ESP32-CAM boards. Every request "
                               "carries X-Device-Id, X-Timestamp and X-Signature (HMAC-SHA256, see README).")
+    app.state.receiver = state  # what the dependencies of receiver/deps.py read
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -245,56 +216,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
         return problem_response(Problem(503, "event_log_unavailable", "the event log is not answering; retry later",
                                         {"Retry-After": _STORE_RETRY_AFTER}, reason=str(exc)), request.url.path)
 
-    async def read_body(request: Request, limit: int) -> bytes:
-        declared = request.headers.get("content-length", "")
-        if _DIGITS.fullmatch(declared) and int(declared) > limit:
-            raise Problem(413, "body_too_large", f"the body is larger than {limit} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise Problem(413, "body_too_large", f"the body is larger than {limit} bytes")
-        return bytes(body)
-
-    async def authenticate(request: Request, limit: int, content_type: str) -> Signed:
-        """Check identity, freshness, signature, revocation and the device's rate."""
-        store: Store = state["store"]
-        device_id = request.headers.get("x-device-id", "")
-        timestamp = request.headers.get("x-timestamp", "")
-        given = request.headers.get("x-signature", "").lower()
-        if not (device_id and timestamp and given):
-            raise Problem(401, "unsigned", "X-Device-Id, X-Timestamp and X-Signature headers are required")
-        if not re.fullmatch(DEVICE_ID, device_id):
-            raise Problem(401, "bad_signature", _UNAUTHENTICATED, reason=f"malformed device id {device_id!r}")
-        if not _DIGITS.fullmatch(timestamp):  # ASCII only: str.isdigit() also accepts "²", which int() refuses
-            raise Problem(401, "bad_timestamp", "X-Timestamp must be Unix seconds")
-        if abs(time.time() - int(timestamp)) > settings.signature_window_seconds:
-            raise Problem(401, "stale_timestamp",
-                          f"X-Timestamp is more than {settings.signature_window_seconds} s from the server clock")
-        if request.headers.get("content-type", "").split(";")[0].strip().lower() != content_type:
-            raise Problem(415, "wrong_content_type", f"Content-Type must be {content_type}")
-        body = await read_body(request, limit)
-        device = await store(store.log.get_device, device_id)
-        expected = signature(device.secret if device else decoy_secret, request.method, request.url.path,
-                             timestamp, body)
-        # Checked as hex first: compare_digest() raises on non-ASCII text (headers arrive as Latin-1).
-        if device is None or not (_HEX_SIGNATURE.fullmatch(given) and hmac.compare_digest(expected, given)):
-            why = f"device {device_id!r} is not registered" if device is None else "signature mismatch"
-            raise Problem(401, "bad_signature", _UNAUTHENTICATED, reason=why)
-        if not device.enabled:
-            raise Problem(403, "device_revoked", f"device {device_id!r} has been revoked")
-        wait = state["limiter"].take(device_id)
-        if wait:
-            raise Problem(429, "rate_limited", "too many requests from this device", retry_after(wait))
-        return Signed(device_id, body, given, int(timestamp), device.role)
-
     async def store_events(signed: Signed, events: list[Event], cost: float) -> Accepted:
         """Admit across all devices, refuse a replay, append: in that order, so a refusal stores nothing."""
-        store: Store = state["store"]
-        wait = state["admission"].take(cost)
+        store: Store = state.store
+        wait = state.admission.take(cost)
         if wait:
-            raise Problem(429, "receiver_busy", f"the receiver takes at most {settings.receiver_max_events_per_second:g}"
-                                                " events a second from all devices; retry later", retry_after(wait))
+            limit = settings.receiver_max_events_per_second
+            raise Problem(429, "receiver_busy", f"the receiver takes at most {limit:g} events a second from all "
+                                                "devices; retry later", retry_after(wait))
         # A retry is signed anew (new timestamp); the very same signed request twice is a replay.
         expires = (signed.timestamp + settings.signature_window_seconds) * 1000
         if not await store(store.log.remember_request, f"{signed.device_id}:{signed.signature}", expires):
@@ -335,8 +264,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
 
     @app.post("/v1/events", response_model=Accepted, summary="A batch of sensor events",
               openapi_extra=_signed_body_doc("application/json", EventBatch))
-    async def post_events(request: Request) -> Accepted:
-        signed = await authenticate(request, settings.max_event_body_bytes, "application/json")
+    async def post_events(signed: SignedEvents) -> Accepted:
         batch: EventBatch = parse(EventBatch, signed.body)
         if len(batch.events) > settings.max_events_per_batch:
             raise Problem(413, "batch_too_large", f"at most {settings.max_events_per_batch} events per request")
@@ -348,8 +276,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
 
     @app.post("/v1/heartbeat", response_model=Accepted, summary="Device health",
               openapi_extra=_signed_body_doc("application/json", Heartbeat))
-    async def post_heartbeat(request: Request) -> Accepted:
-        signed = await authenticate(request, 4096, "application/json")
+    async def post_heartbeat(signed: SignedHeartbeat) -> Accepted:
         beat: Heartbeat = parse(Heartbeat, signed.body)
         device_id = signed.device_id
         if beat.device_id != device_id:
@@ -363,10 +290,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
               description="The metadata is in the path so that the signature (which covers the path) covers it. "
                           "captured_ms must be within the same window of the server clock as event times.",
               openapi_extra=_signed_body_doc("image/jpeg", None))
-    async def post_frame(request: Request, boot_id: Annotated[str, Path(pattern=BOOT_ID)],
+    async def post_frame(signed: SignedFrame, boot_id: Annotated[str, Path(pattern=BOOT_ID)],
                          seq: Annotated[int, Path(ge=1, le=2**53)],
                          captured_ms: Annotated[int, Path(ge=0, le=2**53)]) -> Accepted:
-        signed = await authenticate(request, settings.max_frame_bytes, "image/jpeg")
         signed.check_role("frame.captured", "this frame")
         body, device_id = signed.body, signed.device_id
         if not (body[:3] == b"\xff\xd8\xff" and body.rstrip(b"\x00")[-2:] == b"\xff\xd9"):
@@ -382,7 +308,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
     @app.get("/healthz", summary="Liveness and event-log reachability",
              description="503 with a problem when the event log does not answer within the store timeout.")
     async def healthz() -> dict:
-        store: Store = state["store"]
+        store: Store = state.store
         return {"status": "ok", "event_log_head": await store(store.log.head)}
 
     return app

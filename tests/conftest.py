@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.config import get_settings
-from core.services import Rollcall
+from core.runtime import open_app
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def settings(tmp_path, monkeypatch):
 
 @pytest.fixture
 def app(settings):
-    rollcall = Rollcall(settings)
+    rollcall = open_app(settings, workers=False)
     yield rollcall
     rollcall.close()
 

@@ -4,9 +4,10 @@
     ... point ROLLCALL_TELEGRAM_API_BASE at fake.url (in this process or a subprocess) ...
     fake.wait_for_photos(1); fake.photos[0].caption; fake.stop()
 
-It answers `sendPhoto` (multipart: chat_id, caption, photo) and `getMe` like the Bot API does,
-records every photo, and can be told to refuse (`fail(401, "Unauthorized")`), to answer 429 with
-`retry_after` (`rate_limit(5)`) or to be slow (`delay = 2.0`). `GET /_fake/photos` lists what it got,
+It answers `sendPhoto` (multipart: chat_id, caption, photo), `sendMessage` (form: chat_id, text) and `getMe`
+like the Bot API does, records every photo and message, and can be told to refuse (`fail(401, "Unauthorized")`),
+to answer 429 with `retry_after` (`rate_limit(5)`) or to be slow (`delay = 2.0`). `GET /_fake/photos` (and
+`/_fake/messages`) list what it got,
 for a test that runs in another process. Run alone: `python -m tests.telegram_fake [--port N]`.
 """
 
@@ -18,9 +19,17 @@ import hashlib
 import json
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    token: str
+    chat_id: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class TelegramFake:
         self.port = port or 0  # 0: a free port, chosen by the system at start()
         self.url = ""
         self.photos: list[SentPhoto] = []
+        self.messages: list[SentMessage] = []  # sendMessage (text)
         self.requests: list[str] = []  # "METHOD /path" of every request (tokens included: a test's own)
         self.delay = 0.0
         self._failure: tuple[int, dict[str, Any]] | None = None
@@ -77,7 +87,8 @@ class TelegramFake:
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="telegram-fake", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="telegram-fake",
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -111,6 +122,7 @@ class TelegramFake:
             self._failure = None
             self.delay = 0.0
             self.photos.clear()
+            self.messages.clear()
             self.requests.clear()
 
     def wait_for_photos(self, count: int, timeout: float = 10.0) -> list[SentPhoto]:
@@ -119,6 +131,13 @@ class TelegramFake:
             while len(self.photos) < count and (left := deadline - time.monotonic()) > 0:
                 self._lock.wait(left)
             return list(self.photos)
+
+    def wait_for_messages(self, count: int, timeout: float = 10.0) -> list[SentMessage]:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self.messages) < count and (left := deadline - time.monotonic()) > 0:
+                self._lock.wait(left)
+            return list(self.messages)
 
     # --- the Bot API ----------------------------------------------------------------------------
 
@@ -130,6 +149,9 @@ class TelegramFake:
         if request.command == "GET" and request.path == "/_fake/photos":
             self._reply(request, 200, [{"chat_id": p.chat_id, "caption": p.caption, "bytes": len(p.photo),
                                         "sha256": hashlib.sha256(p.photo).hexdigest()} for p in self.photos])
+            return
+        if request.command == "GET" and request.path == "/_fake/messages":
+            self._reply(request, 200, [{"chat_id": m.chat_id, "text": m.text} for m in self.messages])
             return
         if self.delay:
             time.sleep(self.delay)
@@ -145,6 +167,8 @@ class TelegramFake:
                                                               "username": "fake_bot"}})
         elif method == "sendPhoto" and request.command == "POST":
             self._send_photo(request, token, body)
+        elif method == "sendMessage" and request.command == "POST":
+            self._send_message(request, token, body)
         else:
             self._reply(request, 404, {"ok": False, "error_code": 404, "description": "Not Found"})
 
@@ -168,6 +192,21 @@ class TelegramFake:
         self._reply(request, 200, {"ok": True, "result": {
             "message_id": message_id, "date": int(time.time()), "chat": {"id": chat_id, "type": "group"},
             "photo": [{"file_id": f"fake-{message_id}", "file_size": len(sent.photo)}], "caption": sent.caption}})
+
+    def _send_message(self, request: BaseHTTPRequestHandler, token: str, body: bytes) -> None:
+        form = urllib.parse.parse_qs(body.decode()) if body else {}
+        chat_id, text = form.get("chat_id", [""])[0], form.get("text", [""])[0]
+        if not chat_id or not text:
+            self._reply(request, 400, {"ok": False, "error_code": 400,
+                                       "description": "Bad Request: chat not found" if not chat_id
+                                       else "Bad Request: message text is empty"})
+            return
+        with self._lock:
+            self.messages.append(SentMessage(token, chat_id, text))
+            message_id = len(self.messages)
+            self._lock.notify_all()
+        self._reply(request, 200, {"ok": True, "result": {"message_id": message_id, "date": int(time.time()),
+                                                          "chat": {"id": chat_id, "type": "channel"}, "text": text}})
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: int, body: Any) -> None:

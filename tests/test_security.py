@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -62,10 +63,8 @@ def running(tmp_path):
         wait_http(f"http://{LOOPBACK}:{ports['app']}/_stcore/health", timeout=60)
         yield proc, ports
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=10)
 
 

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import cv2
 import numpy as np
@@ -29,9 +29,11 @@ from core.checkin.liveness import HEAD_TURN, HeadTurnChallenge, LivenessRules, p
 from core.checkin.tracking import UNKNOWN, Track, Tracker
 from core.eventlog import Event
 from core.faces.quality import estimate_yaw
+from core.qr import QRError, read_card, read_qr_codes
 from core.services import Rollcall
 from core.session_rules import admit, session_gate
 from core.sessions import already_attended_today
+from core.timeutil import from_ms, local_day
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +281,7 @@ class LiveCheckin:
         """present / late, or why this sighting does not count (core.session_rules.admit, as for device cameras)."""
         if self.session is None:
             return "no session chosen"
-        at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        at = from_ms(now_ms)
         status, why = admit(self.session, at, member=student_id in self._members,
                             already_recorded=student_id in self._recorded,
                             attended_elsewhere_today=lambda: self._attended_elsewhere_today(student_id, at))
@@ -289,7 +291,7 @@ class LiveCheckin:
         """Once-per-day rule. Asked only when every other rule passed; a yes is kept (until the next refresh) so a
         person standing in view does not cost a query per frame."""
         if student_id not in self._attended_elsewhere and already_attended_today(
-                self.app, student_id, at.astimezone(self.app.settings.tz).date(), except_session=self.session_id):
+                self.app, student_id, local_day(at, self.app.settings.tz), except_session=self.session_id):
             self._attended_elsewhere.add(student_id)
         return student_id in self._attended_elsewhere
 
@@ -319,12 +321,9 @@ class LiveCheckin:
 
     def _read_cards(self, image: np.ndarray, tracks: list[Track], now_ms: int) -> None:
         """QR fallback: a genuine card shown to the camera checks its holder in (with a face, if the session asks)."""
-        from core.ceremonies import qr_secret, read_qr_codes
-        from core.qr import QRError, parse_qr
-
         for text in read_qr_codes(image):
             try:
-                _, student_id = parse_qr(qr_secret(self.app), text)
+                _, student_id = read_card(self.app.settings, text)
             except QRError as exc:
                 self.seen.appendleft(Seen(now_ms, None, "QR card", f"refused: {exc}", None))
                 continue
@@ -367,7 +366,7 @@ class LiveCheckin:
     def _banner(self, now_ms: int) -> tuple[str, tuple[int, int, int]]:
         if self.session is None:
             return "NO SESSION — recognising only", overlay.GREY
-        at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        at = from_ms(now_ms)
         status, why = session_gate(self.session, at, must_be_started=True)
         name = self.session.get("class_name", "")
         if status is None:

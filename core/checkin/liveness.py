@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 OFF = "off"
 HEAD_TURN = "head_turn"
-MODES = (OFF, HEAD_TURN)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ def paste(frame: np.ndarray, strip: np.ndarray, x: int, y: int) -> None:
     frame[y:y + sh, x:x + sw] = strip[:sh, :sw]
 
 
-def draw_face(frame: np.ndarray, box: tuple[int, int, int, int], lines: list[str], colour: tuple[int, int, int]) -> None:
+def draw_face(frame: np.ndarray, box: tuple[int, int, int, int], lines: list[str],
+              colour: tuple[int, int, int]) -> None:
     x, y, w, h = box
     cv2.rectangle(frame, (x, y), (x + w, y + h), colour, 2)
     strips = [label_image(line, colour) for line in lines if line]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+from core.timeutil import now_ms
 
 
 @dataclass(frozen=True)

@@ -12,5 +12,5 @@ def configure_environment(settings: Settings) -> None:
     os.environ["DEEPFACE_HOME"] = str(settings.deepface_path)
     # Pin the backend: a later torch / tensorflow install must not silently switch it.
     os.environ["DEEPFACE_BACKEND_ENGINE"] = "onnx"
-    os.environ["yunet_score_threshold"] = str(settings.yunet_score_threshold)
+    os.environ["yunet_score_threshold"] = str(settings.yunet_score_threshold)  # noqa: SIM112 (DeepFace's own name)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from core.faces.service import ConsentRequiredError, EnrollmentError, FaceService, PhotoVerdict
+from core.faces.service import EnrollmentError, FaceService, PhotoVerdict
+from core.privacy.consent import ConsentRequiredError
 
 _IMAGE = re.compile(r"\.(jpe?g|png)$", re.IGNORECASE)
 # An id is letters and digits with at least one digit, optionally followed by a suffix ("_2", " (1)").

@@ -11,7 +11,7 @@ import base64
 import binascii
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 
 from core.attendance import checkin_event
 from core.eventlog import Event, now_ms
@@ -19,6 +19,7 @@ from core.eventlog.outbox import STORE_DOWN
 from core.faces.images import ImageError, decode_image
 from core.faces.weights import WeightsError
 from core.services import Rollcall
+from core.timeutil import from_ms
 from core.workers import Poller
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def capture_time(ms: object) -> datetime:
     if not isinstance(ms, int) or isinstance(ms, bool):
         raise FrameError(f"the capture time {ms!r} is not a number of milliseconds")
     try:
-        at = datetime.fromtimestamp(ms / 1000, tz=UTC)
+        at = from_ms(ms)
     except (ValueError, OverflowError, OSError):
         raise FrameError(f"the capture time {ms} ms is not a valid time (is the camera's clock set?)") from None
     if at.year < 1970:

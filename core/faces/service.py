@@ -12,15 +12,12 @@ import pandas as pd
 
 from core.eventlog import Event
 from core.faces.engine import Face, FaceEngine
-from core.faces.gallery import Gallery, Match
+from core.faces.gallery import Gallery, Match, PersonThreshold
 from core.faces.images import ImageError, decode_image
 from core.faces.quality import assess, main_faces
 from core.keys import KeyErasedError
+from core.privacy import consent
 from core.services import Rollcall
-
-
-class ConsentRequiredError(PermissionError):
-    pass
 
 
 class EnrollmentError(ValueError):
@@ -44,6 +41,15 @@ class PhotoVerdict:
     quality: dict | None = None
     looks_like: LookAlike | None = None  # set: refused unless staff confirm with a reason
     face_crop: bytes | None = None  # JPEG of the face found, to show beside the look-alike's photo
+    # Set when this person already has photos and this face matches none of them (best similarity below the
+    # match threshold): refused unless staff confirm with a reason, like a look-alike.
+    unlike_own: float | None = None
+    unlike_photo: bytes | None = None  # the face of this upload it was compared with (None: an enrolled one)
+
+    @property
+    def held(self) -> bool:
+        """Refused only until staff confirm, with a reason, that it is this person."""
+        return self.looks_like is not None or self.unlike_own is not None
 
 
 @dataclass
@@ -82,7 +88,7 @@ class FaceService:
         self.app = app
         self.settings = app.settings
         self.engine = FaceEngine(app.settings)
-        self.gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+        self.gallery = Gallery.from_settings(self.engine.model_name, self.settings)
         self._version = -1
         self._vectors: dict[str, tuple[str, np.ndarray]] = {}  # template id -> (student id, vector)
         self._sync = threading.Lock()
@@ -103,7 +109,7 @@ class FaceService:
                 vector = known[1] if known else self._decrypt_vector(student_id, token)
                 if vector is not None:
                     vectors[template_id] = (student_id, vector)
-            gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+            gallery = Gallery.from_settings(self.engine.model_name, self.settings)
             gallery.add_many([(t, s, v) for t, (s, v) in vectors.items()])
             negatives = self.app.db.query("SELECT student_id, token FROM face_negatives WHERE model = ?",
                                           [self.engine.model_name])
@@ -111,6 +117,7 @@ class FaceService:
                 vector = self._decrypt_vector(student_id, token)
                 if vector is not None:
                     gallery.add_negative(student_id, vector)
+            gallery.calibrate()  # here, not in the check-in's first match after an enrollment
             self._vectors, self.gallery, self._version = vectors, gallery, version
 
     def forget(self, student_id: str | None = None) -> None:
@@ -119,7 +126,7 @@ class FaceService:
         with self._sync:
             if student_id is None:
                 self._vectors = {}
-                self.gallery = Gallery(self.engine.model_name, self.settings.match_threshold, self.settings.match_margin)
+                self.gallery = Gallery.from_settings(self.engine.model_name, self.settings)
             else:
                 self._vectors = {t: sv for t, sv in self._vectors.items() if sv[0] != student_id}
                 self.gallery.remove_person(student_id)
@@ -137,24 +144,16 @@ class FaceService:
     # --- consent -------------------------------------------------------------------------------
 
     def consent_of(self, student_id: str) -> dict | None:
-        """The consent in force (None when none was recorded, or it was revoked)."""
-        record = self.consent_record(student_id)
-        return None if record is None or record.get("revoked_at") is not None else record
+        """The consent in force (None when none was recorded, or it was revoked): core.privacy.consent."""
+        return consent.consent_in_force(self.app, student_id)
 
     def consent_record(self, student_id: str) -> dict | None:
-        """The latest consent on record, revoked or not."""
-        df = self.app.db.query("SELECT * FROM consents WHERE student_id = ?", [student_id])
-        if df.empty:
-            return None
-        return {k: (None if v is pd.NaT or (not isinstance(v, str) and pd.isna(v)) else v)
-                for k, v in df.iloc[0].to_dict().items()}
+        return consent.consent_record(self.app, student_id)
 
-    def record_consent(self, student_id: str, method: str, actor: str, purpose: str = "attendance and ceremony") -> None:
-        if not method.strip():
-            raise ConsentRequiredError("Say how consent was given (e.g. signed form, online form).")
+    def record_consent(self, student_id: str, method: str, actor: str,
+                       purpose: str = "attendance and ceremony") -> None:
         self._require_person(student_id)
-        self.app.submit(Event.new("consent.recorded", {"student_id": student_id, "method": method.strip(),
-                                                        "purpose": purpose}, actor=actor))
+        consent.record_consent(self.app, student_id, method, actor, purpose)
 
     def _require_person(self, student_id: str) -> dict:
         df = self.app.db.query("SELECT * FROM people WHERE student_id = ?", [student_id])
@@ -169,20 +168,16 @@ class FaceService:
                confirm_lookalike_reason: str | None = None) -> list[PhotoVerdict]:
         """Check each photo; store an encrypted template for each good one. Nothing is processed without consent.
 
-        When a photo's face matches someone else already enrolled (at the match threshold or above), nothing of
-        the upload is enrolled: the verdicts carry `looks_like` (and the face crop) so staff can compare, and the
+        When a photo's face matches someone else already enrolled (at the match threshold or above), or matches
+        none of this person's own photos (enrolled before, or earlier in this upload), nothing of the upload is
+        enrolled: the verdicts carry `looks_like` / `unlike_own` (and the face crops) so staff can compare, and the
         same call with `confirm_lookalike_reason` enrolls it, the reason kept in the audit trail."""
         reason = (confirm_lookalike_reason or "").strip() or None
         self._require_person(student_id)
-        if self.consent_of(student_id) is None:
-            record = self.consent_record(student_id)
-            if record is not None:
-                raise ConsentRequiredError(
-                    f"Consent of {student_id} was revoked on {record['revoked_at']:%Y-%m-%d}: record consent again "
-                    "before enrolling photos.")
-            raise ConsentRequiredError(f"No consent on record for {student_id}: record it before enrolling photos.")
+        consent.require_consent(self.app, student_id)
         self.refresh()
-        own = [v for s, v in self._vectors.values() if s == student_id]
+        # This person's faces so far: (vector, JPEG crop when it came with this upload, else None).
+        own: list[tuple[np.ndarray, bytes | None]] = [(v, None) for s, v in self._vectors.values() if s == student_id]
         verdicts, events = [], []
         for n, (name, data) in enumerate(photos, 1):
             if progress:
@@ -191,9 +186,9 @@ class FaceService:
             verdicts.append(verdict)
             if vector is None:
                 continue
-            if verdict.looks_like is not None and reason is None:
+            own.append((vector, verdict.face_crop))  # later photos of the upload are compared with it too
+            if verdict.held and reason is None:
                 continue
-            own.append(vector)
             template_id = str(uuid.uuid4())
             if self.settings.keep_photos:
                 self._keep_photo(student_id, template_id, data)
@@ -203,17 +198,24 @@ class FaceService:
             if verdict.looks_like is not None:
                 payload |= {"looks_like": verdict.looks_like.student_id,
                             "looks_like_score": round(verdict.looks_like.score, 4), "reason": reason}
+            if verdict.unlike_own is not None:
+                payload |= {"unlike_own_score": round(verdict.unlike_own, 4), "reason": reason}
             events.append((verdict, Event.new("face.enrolled", payload, actor=actor)))
-        if reason is None and any(v.looks_like is not None for v in verdicts):
+        if reason is None and any(v.held for v in verdicts):
             for verdict in verdicts:  # hold the whole upload: staff confirm it, then send it again
                 if verdict.looks_like is not None:
                     verdict.accepted = False
                     verdict.reason = (f"looks like {self._label(verdict.looks_like.student_id)} (similarity "
                                       f"{verdict.looks_like.score:.2f}): not enrolled until staff confirm it is "
                                       "this person")
+                elif verdict.unlike_own is not None:
+                    verdict.accepted = False
+                    verdict.reason = (f"does not look like this person's other photos (best similarity "
+                                      f"{verdict.unlike_own:.2f}, below {self.settings.match_threshold:.2f}): not "
+                                      "enrolled until staff confirm it is this person")
                 elif verdict.accepted:
                     verdict.accepted = False
-                    verdict.reason = "not enrolled yet: another photo of this upload looks like someone else"
+                    verdict.reason = "not enrolled yet: another photo of this upload needs staff to confirm it"
             return verdicts
         events = [event for _, event in events]
         if events:
@@ -222,7 +224,7 @@ class FaceService:
         return verdicts
 
     def _check_photo(self, name: str, data: bytes, student_id: str,
-                     own: list[np.ndarray]) -> tuple[PhotoVerdict, np.ndarray | None]:
+                     own: list[tuple[np.ndarray, bytes | None]]) -> tuple[PhotoVerdict, np.ndarray | None]:
         try:
             image = decode_image(data, name, max_bytes=self.settings.max_image_bytes,
                                  max_pixels=self.settings.max_image_pixels)
@@ -232,24 +234,29 @@ class FaceService:
         if not faces:
             return PhotoVerdict(name, False, "no face found"), None
         if len(faces) > 1:
-            return PhotoVerdict(name, False, f"more than one face ({len(faces)}): use a photo of this person alone"), None
+            reason = f"more than one face ({len(faces)}): use a photo of this person alone"
+            return PhotoVerdict(name, False, reason), None
         face = faces[0]
         quality = assess(face, self.settings)
         if not quality.ok:
             return PhotoVerdict(name, False, "; ".join(quality.problems), quality=quality.as_dict()), None
         vector = self.engine.embed([face])[0].embedding
-        verdict = PhotoVerdict(name, True, quality=quality.as_dict())
+        verdict = PhotoVerdict(name, True, quality=quality.as_dict(), face_crop=_jpeg_crop(image, face.box))
         for other, score in self.gallery.person_scores(vector, exclude=student_id)[:3]:
             if score >= self.settings.match_threshold and verdict.looks_like is None:
                 verdict.looks_like = LookAlike(other, self._name(other), float(score))
-                verdict.face_crop = _jpeg_crop(image, face.box)
                 verdict.warnings.append(f"looks like {self._label(other)} (similarity {score:.2f}): "
                                         "twins or a photo in the wrong folder?")
             elif score >= self.settings.lookalike_threshold:
                 verdict.warnings.append(f"resembles {self._label(other)} (similarity {score:.2f}): "
                                         "twins or a photo in the wrong folder?")
-        if own and max(float(v @ vector) for v in own) < self.settings.match_threshold:
-            verdict.warnings.append("does not look like this person's other photos")
+        if own:
+            scores = [float(v @ vector) for v, _ in own]
+            best = int(np.argmax(scores))
+            if scores[best] < self.settings.match_threshold:
+                verdict.unlike_own, verdict.unlike_photo = scores[best], own[best][1]
+                verdict.warnings.append(f"does not look like this person's other photos (similarity "
+                                        f"{scores[best]:.2f})")
         return verdict, vector
 
     def _keep_photo(self, student_id: str, template_id: str, data: bytes) -> None:
@@ -287,9 +294,16 @@ class FaceService:
                 return None
         return None
 
-    def _label(self, student_id: str) -> str:
+    def label(self, student_id: str) -> str:
         name = self.app.db.scalar("SELECT name FROM people WHERE student_id = ?", [student_id])
         return f"{name} ({student_id})" if name else student_id
+
+    _label = label
+
+    def threshold_of(self, student_id: str) -> PersonThreshold | None:
+        """The score a match to this person needs and why (None: no template of the current model)."""
+        self.refresh()
+        return self.gallery.person_threshold(student_id)
 
     def templates_of(self, student_id: str):
         return self.app.db.query(

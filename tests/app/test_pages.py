@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 
 import pytest
@@ -10,19 +9,13 @@ from streamlit.testing.v1 import AppTest
 
 from core import auth
 from core.config import PROJECT_ROOT
+from core.roles import PAGES as MENU
 from core.services import Rollcall
 from pages._ui import keyed
 from tests.app.conftest import PASSWORDS, ROLES, as_user, texts
 
-
-def _menu_pages() -> dict[str, str]:
-    """The app's own list (streamlit_app.PAGES), read from its source: a page added there is tested here at once."""
-    tree = ast.parse((PROJECT_ROOT / "streamlit_app.py").read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
-    return {key: str(PROJECT_ROOT / path) for key, path, *_ in ast.literal_eval(node.value)}
-
-
-PAGES = _menu_pages()
+# The app's own list (core.roles.PAGES, the menu of streamlit_app.py): a page added there is tested here at once.
+PAGES = {page.key: str(PROJECT_ROOT / page.file) for page in MENU}
 DENIED = "You do not have access to this page."
 
 

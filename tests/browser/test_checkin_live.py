@@ -22,7 +22,7 @@ import pytest
 from core import auth
 from core.config import Settings
 from core.eventlog import Event
-from core.services import Rollcall
+from core.runtime import open_app
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, bootstrap, serve_app
 from tests.browser.test_smoke import settle, sign_in
 from tests.checkin.conftest import OBAMA, STRANGER, canvas
@@ -61,7 +61,7 @@ def checkin_app(tmp_path_factory, photos):
            "ROLLCALL_TELEGRAM_CHAT_ID": CHAT, "ROLLCALL_TELEGRAM_API_BASE": telegram.url}
     bootstrap(root / "data", env)
     # Enrol before the app starts (enrolment needs the store; the app then owns it).
-    app = Rollcall(Settings(data_dir=root / "data"))
+    app = open_app(Settings(data_dir=root / "data"), workers=False)
     app.faces.record_consent(OBAMA, "signed form", "test")
     assert all(v.accepted for v in app.faces.enroll(OBAMA, [(n, (photos / n).read_bytes())
                                                             for n in ("obama.jpg", "obama3.jpg")], "test"))

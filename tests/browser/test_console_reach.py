@@ -59,7 +59,7 @@ def test_screen_links_open_the_board_and_a_bad_one_explains_itself(app_server, p
     board_link = page.get_by_test_id("stMainBlockContainer").get_by_role("link", name="Live board")
     board_link.wait_for(timeout=30_000)
     settle(page)
-    assert page.get_by_text("Open on the screen").count() == 3  # a QR code under each
+    assert page.get_by_text("Open on the screen").count() == 4  # a QR code under each
     page.get_by_text("Links for the big screens").scroll_into_view_if_needed()
     page.screenshot(path=screenshots / "61-screen-links-with-qr.png")
     href = board_link.get_attribute("href")

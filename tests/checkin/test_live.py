@@ -202,7 +202,8 @@ def test_the_video_shows_names_in_thai_and_the_session_state(live_app, picture):
 def test_a_persons_own_card_from_the_people_page_checks_them_in(live_app, tmp_path):
     import subprocess
 
-    from core.ceremonies import CHECKIN_CARD, checkin_card_pdf, read_qr_codes
+    from core.ceremonies import checkin_card_pdf
+    from core.qr import CHECKIN_CARD, read_qr_codes
 
     schedule(live_app, "S1")
     pdf = checkin_card_pdf(live_app, {"student_id": BIDEN, "name": "ทดสอบ บัตร", "name_en": None, "department": None})

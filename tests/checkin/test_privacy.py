@@ -12,8 +12,8 @@ from core import auth, ceremonies, people, privacy
 from core.checkin.live import LiveCheckin
 from core.eventlog import Event, now_ms
 from core.faces.frames import FrameWorker
-from core.faces.service import ConsentRequiredError
 from core.keys import KeyErasedError
+from core.privacy.consent import ConsentRequiredError
 from tests.checkin.conftest import BIDEN, OBAMA, canvas, schedule
 
 

@@ -23,10 +23,11 @@ import pandas as pd
 import pytest
 
 from core import analytics as A
-from core import synth
+from core import exports, synth
 from core.db import MIGRATIONS, Database
 from core.eventlog import Event
 from core.projections import apply, person_keys
+from core.timeutil import to_ms
 
 TZ = ZoneInfo("Asia/Bangkok")
 MARCH = A.Filters(date(2025, 3, 1), date(2025, 3, 31))
@@ -303,7 +304,7 @@ def test_people_counted_across_daylight_saving(tmp_path):
                                                        "ends_at_ms": ms + 3_600_000}))
         for sess, sid in [("S1", "P1"), ("S1", "P2"), ("S2", "P1"), ("S3", "P2"), ("S3", "P3")]:
             apply(cur, Event.new("attendance.recorded", {"session_id": sess, "student_id": sid, "status": "present",
-                                                         "method": "qr", "at_ms": int(starts[sess].timestamp() * 1000)}))
+                                                         "method": "qr", "at_ms": to_ms(starts[sess])}))
     f = A.Filters(date(2025, 3, 29), date(2025, 3, 31))
     day = A.people_counted(db, f, "day")
     assert [(r.period.date(), r.unique_people) for r in day.itertuples()] == [
@@ -327,10 +328,10 @@ def test_attendance_rows_stream(db, tmp_path):
     bus = pd.concat(A.attendance_rows(db, A.Filters(MARCH.start, MARCH.end, departments=("Bus",))))
     assert sorted(bus["student_id"]) == ["A3", "A3", "A3", "A4"]
     out = tmp_path / "x.csv"
-    assert A.export_csv(db, MARCH, out, chunk_rows=3) == 8
+    assert exports.export_csv(db, MARCH, out, chunk_rows=3) == 8
     back = pd.read_csv(out, encoding="utf-8-sig")
     assert len(back) == 8 and list(back.columns) == A.EXPORT_COLUMNS
-    assert A.export_csv(db, A.Filters(date(2020, 1, 1), date(2020, 1, 2)), out) == 0
+    assert exports.export_csv(db, A.Filters(date(2020, 1, 1), date(2020, 1, 2)), out) == 0
 
 
 def test_ceremony_statistics(db):

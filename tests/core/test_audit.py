@@ -17,8 +17,8 @@ def test_details_are_words_with_local_times(app):
     app.submit(Event.new("session.scheduled", {"session_id": "CPE401-2026-03-02", "class_id": "CPE401",
                                                "starts_at_ms": ms, "ends_at_ms": ms + 3 * 3_600_000,
                                                "late_after_min": 10, "room": None}, actor="op"))
-    app.submit(Event.new("class.upserted", {"class_id": "C9", "name": "ห้องเรียน", "members": [f"s{n}" for n in range(40)],
-                                            "note": "x" * 500}, actor="op"))
+    app.submit(Event.new("class.upserted", {"class_id": "C9", "name": "ห้องเรียน",
+                                            "members": [f"s{n}" for n in range(40)], "note": "x" * 500}, actor="op"))
     shown = audit.search(app, start=date(2000, 1, 1), end=date(2100, 1, 1)).set_index("action")["detail"]
     assert shown["Scheduled a session"] == ("session id: CPE401-2026-03-02 · class id: CPE401 · "
                                           "starts at: 2026-03-02 09:00:00 · ends at: 2026-03-02 12:00:00 · "

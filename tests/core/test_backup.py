@@ -84,7 +84,8 @@ def test_a_running_app_is_not_taken_for_a_damaged_file(settings, capsys):
     # Another process holds the DuckDB file, as the running app does, until told to stop.
     script = ("import sys; from core.services import Rollcall; app = Rollcall(); "
               "print('ready', flush=True); sys.stdin.readline(); app.close()")
-    holder = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    holder = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "ROLLCALL_DATA_DIR": str(settings.data_path)})
     try:
         assert holder.stdout.readline().strip() == "ready"

@@ -11,7 +11,8 @@ MIN = 60_000
 
 
 def make(n: int = 5, timeout_min: float = 5, running: bool = True) -> Ceremony:
-    c = Ceremony("c1", int(timeout_min * MIN), {f"s{i}": Entry(f"s{i}", i, queue_pos=float(i)) for i in range(1, n + 1)})
+    entries = {f"s{i}": Entry(f"s{i}", i, queue_pos=float(i)) for i in range(1, n + 1)}
+    c = Ceremony("c1", int(timeout_min * MIN), entries)
     if running:
         apply(c, "ceremony.started", {}, 0)
     return c
@@ -207,3 +208,24 @@ def test_up_next_is_the_rest_of_the_line_then_the_queue():
     apply(d, "beam.back", {}, 3)
     assert d.current().order_no == 1 and [e.order_no for e in d.up_next(2)] == [2, 3]
     assert make(0).up_next(2) == [] and c.up_next(0) == []
+
+
+def test_the_prompter_reads_on_from_the_last_name_ticked():
+    c = make(8)
+    apply(c, "ceremony.called", {}, 1)
+    apply(c, "ceremony.called", {}, 2)
+    apply(c, "beam.front", {}, 3)  # s1 on stage, s2 waiting, s3.. pending
+    assert [e.student_id for e in c.to_read(None, 4)] == ["s1", "s2", "s3", "s4"]
+    assert [e.student_id for e in c.to_read("s1", 3)] == ["s2", "s3", "s4"]
+    assert [e.student_id for e in c.to_read("s3", 2)] == ["s4", "s5"]  # the reader may read ahead of the calls
+    apply(c, "beam.back", {}, 4)  # s1 received: gone from the line, the place is still kept by s3
+    assert [e.student_id for e in c.to_read("s3", 1)] == ["s4"]
+    assert [e.student_id for e in c.to_read("s1", 2)] == ["s2", "s3"]  # the last name read has left: the head
+    assert c.to_read("s8", 3) == [] and c.to_read("s2", 0) == []
+
+
+def test_the_prompter_goes_back_one_name_at_a_time():
+    c = make(4)
+    apply(c, "ceremony.called", {}, 1)
+    assert c.read_before("s3") == "s2" and c.read_before("s2") == "s1" and c.read_before("s1") is None
+    assert c.read_before(None) is None and c.read_before("gone") is None

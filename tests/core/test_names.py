@@ -47,8 +47,8 @@ def test_sql_sorts_as_sort_key_does():
 
 def test_people_and_a_ceremony_by_name_ignore_titles(app):
     rows = [{"student_id": f"T{n:02d}", "name": name} for n, name in enumerate(NAMES)]
-    app.submit(Event.new("roster.imported", {"file_name": "t.csv", "encoding": "utf-8", "columns": ["student_id", "name"],
-                                             "rows": rows}))
+    app.submit(Event.new("roster.imported", {"file_name": "t.csv", "encoding": "utf-8",
+                                             "columns": ["student_id", "name"], "rows": rows}))
     expected = sorted(NAMES, key=sort_key)
     assert list(people.search(app, "")["name"]) == expected
     cid = ceremonies.create(app, "op", name="By name", on_date=date(2026, 3, 1), order="name")

@@ -214,7 +214,7 @@ def _assert_in_text_layer(name: str, text_layer: str) -> None:
         stop = start + len(wanted_letters)
         window = layer[letters[start]:letters[stop] if stop < len(letters) else len(layer)]
         if Counter(window) == Counter(wanted) and all(
-                not (got - want) for got, want in zip(_marks_before_each_letter(window), wanted_before)):
+                not (got - want) for got, want in zip(_marks_before_each_letter(window), wanted_before, strict=False)):
             return
         start = joined.find(wanted_letters, start + 1)
     raise AssertionError(f"{name!r} not found in the text layer:\n{text_layer}")

@@ -94,7 +94,8 @@ def test_utf8_csv_with_thai_and_english_names():
         department="วิศวกรรมคอมพิวเตอร์", phone="0812345678", email="somchai@example.ac.th", ceremony_order=1,
     )
     assert second.email == "kanokwan.s@example.ac.th"
-    assert (third.line, third.name, third.guardian_name, third.phone, third.email) == (4, "José Zoë Müller", None, None, None)
+    assert (third.line, third.name, third.guardian_name, third.phone, third.email) == (
+        4, "José Zoë Müller", None, None, None)
 
 
 def test_payload_has_every_field_and_is_json():
@@ -304,6 +305,7 @@ def test_english_header_variants_and_ignored_columns():
     assert preview.rows[0].as_payload() == {
         "student_id": "R1", "name": "Ann Lee", "name_en": "Ann Lee", "guardian_name": "Bob Lee",
         "department": "Math", "phone": "0812345678", "email": "ann@school.org", "ceremony_order": 7,
+        "pronunciation": None,
     }
     assert preview.ignored_columns == ["Remark", "column J (no header)"]  # the last column has no header
 
@@ -453,7 +455,8 @@ def test_bad_emails(raw):
 
 
 def test_duplicate_ids_ignore_case_and_excel_decimal():
-    preview = parse_csv(to_csv([["student id", "name"], ["s001", "A"], ["S001", "B"], ["6401001.0", "C"], ["6401001", "D"]]))
+    preview = parse_csv(to_csv([["student id", "name"], ["s001", "A"], ["S001", "B"], ["6401001.0", "C"],
+                                ["6401001", "D"]]))
     assert [r.student_id for r in preview.rows] == ["s001", "6401001"]
     assert [(e.line, "row 2" in e.message or "row 4" in e.message) for e in preview.errors] == [(3, True), (5, True)]
 

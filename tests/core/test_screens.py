@@ -34,7 +34,8 @@ def test_the_apps_root_from_the_page_in_use(page_url, root):
 def test_links_are_whole_addresses_with_a_valid_token_and_a_readable_qr(running):
     app, ceremony_id = running
     links = screens.screen_links(app, ceremony_id, "http://10.0.0.5:8501/ceremony")
-    assert [link.label.split(",")[0] for link in links] == ["Live board", "Announcer", "Announcer"]
+    assert [link.label.split(",")[0] for link in links] == ["Live board", "Announcer", "Announcer",
+                                                             "Reader's prompter"]
     for link in links:
         parts = urlsplit(link.url)
         assert (parts.scheme, parts.netloc, parts.path) == ("http", "10.0.0.5:8501", "/")

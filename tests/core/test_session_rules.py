@@ -34,7 +34,9 @@ def test_the_state_in_python_and_in_sql_agree(status, minutes):
 
 
 def test_admission_needs_a_started_session_inside_its_window_and_a_member():
-    never = lambda: False
+    def never() -> bool:
+        return False
+
     at = START + timedelta(minutes=5)
     assert admit(session(), at, member=True, attended_elsewhere_today=never) == ("present", "")
     assert admit(session(), START + timedelta(minutes=11), member=True, attended_elsewhere_today=never)[0] == "late"

@@ -149,10 +149,9 @@ def test_states_through_the_day(demo):
                                  "camera"))
     row = sessions.todays_sessions(demo, MONDAY, now=at(demo, MONDAY, 9, 30)).set_index("session_id").loc[sid]
     assert (row["late"], row["present"], row["expected"]) == (1, 0, 20)
-    assert list(sessions.active_sessions(demo, now=at(demo, MONDAY, 9, 30))["session_id"]) == [sid]
+    assert state(9, 30) == "active"
     sessions.end_session(demo, sid, "op")
     assert state(9, 31) == "ended"
-    assert sessions.active_sessions(demo, now=at(demo, MONDAY, 9, 31)).empty
 
 
 def test_start_and_end_rules(demo):

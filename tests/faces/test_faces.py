@@ -15,8 +15,9 @@ import pytest
 from core.config import PROJECT_ROOT, Settings
 from core.faces import weights
 from core.faces.images import ImageError, decode_image
-from core.faces.service import ConsentRequiredError, FaceService
+from core.faces.service import FaceService
 from core.keys import KeyErasedError, KeyStore
+from core.privacy.consent import ConsentRequiredError
 from tests.faces.conftest import read
 from tests.photos import strangers
 
@@ -50,7 +51,9 @@ def test_a_group_photo_yields_every_face(face_app, photos):
 
 def test_enrollment_refuses_bad_photos_with_a_plain_reason(face_app, photos):
     obama = cv2.imread(str(photos / "obama.jpg"))
-    encode = lambda img: cv2.imencode(".jpg", img)[1].tobytes()
+    def encode(img):
+        return cv2.imencode(".jpg", img)[1].tobytes()
+
     good = (photos / "obama.jpg").read_bytes()
     cases = {
         "group.jpg": ((photos / "t1.jpg").read_bytes(), "more than one face"),
@@ -122,6 +125,7 @@ def test_another_persons_face_is_enrolled_only_when_staff_confirm_with_a_reason(
     assert refused.looks_like.student_id == "6501001" and refused.looks_like.score >= face_app.settings.match_threshold
     assert refused.face_crop is not None and refused.face_crop[:2] == b"\xff\xd8"  # a JPEG to show beside theirs
     assert not held.accepted and held.looks_like is None  # nothing of the upload goes in unconfirmed
+    assert held.unlike_own is not None and held.unlike_photo == refused.face_crop  # and it is unlike the first
     assert face_app.faces.templates_of("6501002").empty
     assert face_app.faces.face_picture("6501001") is None  # photos are not kept: the page shows name, id, score
 
@@ -134,7 +138,8 @@ def test_another_persons_face_is_enrolled_only_when_staff_confirm_with_a_reason(
     assert len(face_app.faces.templates_of("6501002")) == 2
     trail = audit.search(face_app, start=date(2000, 1, 1), end=date(2100, 1, 1), action="face.enrolled")
     mine = trail[trail["target"] == "6501002"]
-    assert list(mine["reason"].dropna()) == [reason]  # the confirmed photo carries it; Biden's needed none
+    # Both carry it: Obama's looks like 6501001, and Biden's is unlike Obama's in the same upload (issue #14).
+    assert list(mine["reason"].dropna()) == [reason, reason]
     assert "6501001" in " ".join(mine["detail"])
     [other] = face_app.faces.enroll("6501003", [read(photos, "biden.jpg")], "op")
     assert other.accepted is False and other.looks_like.student_id == "6501002"  # Biden is enrolled now
@@ -225,3 +230,47 @@ def test_cli_enroll_and_identify_json(settings, photos):
     assert "6501001" in text.stdout and "score" in text.stdout
     bad = cli("identify", str(photos / "unknowns"))
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+def test_a_photo_unlike_the_persons_own_is_held_until_staff_confirm(face_app, photos):
+    """Issue #14: a photo in the wrong folder (someone not enrolled) was enrolled with only a warning."""
+    from datetime import date
+
+    from core import audit
+
+    face_app.faces.enroll("6501001", [read(photos, "obama.jpg")], "op")
+    [held] = face_app.faces.enroll("6501001", [read(photos, "biden.jpg")], "op")
+    assert not held.accepted and held.held and held.looks_like is None
+    assert held.unlike_own < face_app.settings.match_threshold and "does not look like" in held.reason
+    assert held.face_crop[:2] == b"\xff\xd8" and held.unlike_photo is None  # compared with an enrolled photo
+    assert len(face_app.faces.templates_of("6501001")) == 1
+    # A good photo in the same upload waits with it; a same-person photo alone goes in as before.
+    waiting = face_app.faces.enroll("6501001", [read(photos, "obama3.jpg"), read(photos, "biden.jpg")], "op")
+    assert [v.accepted for v in waiting] == [False, False] and "needs staff" in waiting[0].reason
+    assert [v.accepted for v in face_app.faces.enroll("6501001", [read(photos, "obama3.jpg")], "op")] == [True]
+
+    # Within one first upload: the second face is compared with the first (its crop is shown beside it).
+    john = (PROJECT_ROOT.parent / "shared/datasets/johns/John_Savage/000264_01099001.jpg")
+    first, second = face_app.faces.enroll("6501002", [read(photos, "biden.jpg"), (john.name, john.read_bytes())], "op")
+    assert not first.held and second.held and second.unlike_photo == first.face_crop
+
+    reason = "same student, photo from 2019 before glasses"
+    [ok] = face_app.faces.enroll("6501001", [read(photos, "biden.jpg")], "op", confirm_lookalike_reason=reason)
+    assert ok.accepted and len(face_app.faces.templates_of("6501001")) == 3
+    trail = audit.search(face_app, start=date(2000, 1, 1), end=date(2100, 1, 1), action="face.enrolled")
+    assert list(trail[trail["target"] == "6501001"]["reason"].dropna()) == [reason]
+
+
+def test_a_persons_threshold_is_raised_by_not_this_person_marks_and_shows_why(face_app, photos):
+    face_app.faces.enroll("6501001", [read(photos, "obama.jpg")], "op")
+    face_app.faces.enroll("6501002", [read(photos, "biden.jpg")], "op")
+    before = face_app.faces.threshold_of("6501001")
+    assert before.threshold == face_app.settings.match_threshold and not before.raised
+    assert before.nearest == "6501002" and "closest other enrolled person" in before.evidence()
+    [(face, match)] = face_app.faces.match_faces(cv2.imread(str(photos / "obama2.jpg")))
+    face_app.faces.not_this_person("6501001", face.embedding, "op", reason="his brother")
+    after = face_app.faces.threshold_of("6501001")
+    expected = min(face_app.settings.person_threshold_max, match.score + face_app.settings.person_threshold_margin)
+    assert after.raised and after.negatives == 1 and abs(after.threshold - expected) < 1e-3
+    assert 'not this person" mark' in after.evidence(face_app.faces.label) and "raised from" in after.evidence()
+    assert face_app.faces.threshold_of("6501003") is None  # nobody without templates has one

@@ -9,7 +9,7 @@ from core.config import Settings
 from core.demo import load_demo
 from core.eventlog import Event
 from core.faces.frames import FrameWorker
-from core.services import Rollcall
+from core.runtime import open_app
 from receiver.simulate import SimulatedDevice
 from tests.faces.conftest import read
 from tests.photos import strangers
@@ -18,7 +18,7 @@ from tests.photos import strangers
 def test_a_camera_frame_checks_the_person_in_once(live, photos):
     r, _ = live
     cam_secret = r.add_device("cam-1")
-    app = Rollcall(Settings(data_dir=r.data_dir))
+    app = open_app(Settings(data_dir=r.data_dir), workers=False)
     try:
         load_demo(app, today=date(2026, 11, 22))
         member = app.db.scalar("SELECT min(student_id) FROM class_members WHERE class_id = 'CPE401'")
