@@ -34,6 +34,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Write core/schema.sql again after adding a migration to core/db.py (a test fails until it is).
 schema: setup

@@ -293,12 +293,12 @@ def _check(app: Rollcall, gate: SignInGate, username: str, password: str, source
     else:
         why = None
     with gate.password_check():  # always one check: an unknown, locked or disabled name costs what a real one does
-        good = _verify(row["password_hash"] if why is None else _DUMMY_HASH, password)
-    if why is None and good:
+        good = _verify(row["password_hash"] if row is not None and why is None else _DUMMY_HASH, password)
+    if row is not None and why is None and good:
         app.submit(Event.new("auth.login_succeeded", {"username": username, "source": source}, actor=username,
                              ts_ms=now_ms))
         return _row_to_user(row)
-    if why is None:
+    if row is not None and why is None:  # (why is None only for a known user)
         why = "wrong password"
         if _failures_since_reset(app, row, lock) + 1 >= settings.lockout_attempts:
             lock = now_ms + settings.lockout_minutes * 60_000
@@ -378,7 +378,10 @@ def change_password(app: Rollcall, username: str, old: str, new: str) -> User:
         new_hash = hash_password(new)
     app.submit(Event.new("user.password_set", {"username": username, "password_hash": new_hash,
                                                "must_change": False}, actor=username))
-    return _row_to_user(get_user(app, username))
+    row = get_user(app, username)
+    if row is None:  # deleted meanwhile by an administrator
+        raise AuthError(f"No user {username!r}.")
+    return _row_to_user(row)
 
 
 def update_user(app: Rollcall, actor: str, username: str, *, role: Role | str | None = None,

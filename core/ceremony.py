@@ -64,7 +64,8 @@ class Ceremony:
             object.__setattr__(entry, "_owner", self)
 
     def _moved(self, entry: Entry, old: str | None, new: str) -> None:
-        self._by_status.get(old, {}).pop(entry.student_id, None)
+        if old is not None:  # None: the entry is new
+            self._by_status.get(old, {}).pop(entry.student_id, None)
         self._by_status.setdefault(new, {})[entry.student_id] = entry
 
     def queue(self) -> list[Entry]:
@@ -86,7 +87,7 @@ class Ceremony:
             if line := self.line(status):
                 return line[0]
         called = [e for e in self.entries.values() if e.call_no]
-        return max(called, key=lambda e: e.call_no) if called else None
+        return max(called, key=lambda e: e.call_no or 0) if called else None
 
     def up_next(self, n: int = 2) -> list[Entry]:
         """Who comes after the graduate the room is looking at (`current`): the rest of the line in the order it

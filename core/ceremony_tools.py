@@ -123,7 +123,7 @@ def sheet_pdf(app: Rollcall, ceremony_id: str, kind: str) -> bytes:
 # --- rehearsals ----------------------------------------------------------------------------------
 
 def is_rehearsal(ceremony_id: str | None) -> bool:
-    return bool(ceremony_id) and ceremony_id.startswith(REHEARSAL_PREFIX)
+    return ceremony_id is not None and ceremony_id.startswith(REHEARSAL_PREFIX)
 
 
 def rehearsal_of(ceremony_id: str) -> str | None:

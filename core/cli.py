@@ -243,7 +243,7 @@ def cmd_device(args: argparse.Namespace) -> int:
     log = open_event_log(get_settings())  # the registry lives beside the log: works while the app runs
     try:
         if args.action == "add":
-            secret = devices.add_device(log, args.device_id, args.actor, args.label or "", args.role)
+            secret: str | None = devices.add_device(log, args.device_id, args.actor, args.label or "", args.role)
             print(f"Device {args.device_id} registered. Its secret (shown once; put it in config.h):\n{secret}")
         else:
             secret = devices.set_enabled(log, args.device_id, args.action == "enable", args.actor, args.reason)

@@ -469,7 +469,7 @@ class Database:
     def migrate(self) -> int:
         with self.write() as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = int(cur.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+            current = int(cur.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0])
             for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
                 cur.execute(sql)
                 cur.execute("INSERT INTO schema_version VALUES (?)", [version])
@@ -490,11 +490,11 @@ class Database:
             finally:
                 cur.close()
 
-    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
         with self.reading() as cur:
             return cur.execute(sql, params or []).df()
 
-    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+    def scalar(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
         with self.reading() as cur:
             row = cur.execute(sql, params or []).fetchone()
             return row[0] if row else None
@@ -533,7 +533,7 @@ class Database:
         with self._gate.shared():
             cur = self.cursor()
             try:
-                source = cur.execute("SELECT current_database()").fetchone()[0]
+                source = cur.execute("SELECT current_database()").fetchall()[0][0]
                 cur.execute(f"ATTACH '{quoted}' AS copy_aside")
                 try:
                     tables = cur.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from core.eventlog import Event
 from core.services import Rollcall
@@ -31,7 +32,8 @@ N_PEOPLE = 60
 
 
 def roster_rows(rng: random.Random) -> list[dict]:
-    rows, used = [], set()
+    rows: list[dict[str, Any]] = []
+    used = set()
     for i in range(N_PEOPLE):
         sid = f"6501{i + 1:03d}"
         dept = DEPARTMENTS[i % len(DEPARTMENTS)]

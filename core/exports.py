@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -119,8 +119,8 @@ class _Report(FPDF):
     def __init__(self, title: str):
         super().__init__(orientation="P", unit="mm", format="A4")
         self.title_text = title
-        self.add_font(FONT, "", FONT_FILE, variations={"wght": 400})
-        self.add_font(FONT, "B", FONT_FILE, variations={"wght": 700})
+        self.add_font(FONT, "", FONT_FILE, variations={"wght": 400.0})
+        self.add_font(FONT, "B", FONT_FILE, variations={"wght": 700.0})
         self.set_text_shaping(True)
         self.set_title(title)
         self.set_creator("Rollcall")
@@ -200,7 +200,8 @@ def attendance_report_pdf(app: Rollcall, filters: analytics.Filters, rows: pd.Da
     if filters.session_id:
         lines.append(f"Session: {filters.session_id}")
     figures = charts.attendance_figures(app.db, filters, app.settings.match_threshold, template=charts.PRINT_TEMPLATE)
-    images = figures_png([fig for _, fig in figures], app.settings.chromium_path, *CHART_PX) or [None] * len(figures)
+    images: Sequence[bytes | None] = (figures_png([fig for _, fig in figures], app.settings.chromium_path, *CHART_PX)
+                                      or [None] * len(figures))
     return report_pdf("Rollcall attendance report", lines, kpi_rows(analytics.kpis(app.db, filters)),
                       [(title, png) for (title, _), png in zip(figures, images, strict=True)], rows.head(max_rows))
 

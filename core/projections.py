@@ -16,7 +16,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, cast, overload
 
 import duckdb
 import pandas as pd
@@ -159,6 +159,10 @@ def _first(result: Cursor) -> tuple | None:
     return rows[0] if rows else None
 
 
+@overload
+def ts(ms: int) -> datetime: ...
+@overload
+def ts(ms: None) -> None: ...
 def ts(ms: int | None) -> datetime | None:
     return None if ms is None else from_ms(ms)
 
@@ -346,7 +350,7 @@ class ScheduleRun(Group):
         before = {r[0]: (r[1], r[2]) for r in _frame(self.cur, "planned", rows[["session_id"]],
                   "SELECT s.session_id, s.class_id, epoch_ms(s.starts_at) FROM sessions s JOIN planned USING "
                   "(session_id)")}
-        last = _first(self.cur.execute("SELECT coalesce(max(session_no), 0) FROM sessions"))[0]
+        last = self.cur.execute("SELECT coalesce(max(session_no), 0) FROM sessions").fetchall()[0][0]
         is_new = ~rows["session_id"].isin(set(before))
         rows["session_no"] = pd.Series(pd.NA, index=rows.index, dtype="Int64")
         rows.loc[is_new, "session_no"] = range(last + 1, last + 1 + int(is_new.sum()))
@@ -772,7 +776,7 @@ class DeviceTraffic(Group):
 
     def add(self, e: Event) -> None:
         p = e.payload
-        device_id = p.get("device_id") or e.actor
+        device_id = cast(str, p.get("device_id") or e.actor)  # the receiver sets both
         seen = ts(p.get("received_ms") or e.ts_ms)
         self.seen[device_id] = max(seen, self.seen.get(device_id, seen))
         if e.kind == "device.heartbeat":

@@ -81,8 +81,8 @@ class _Sheet(FPDF):
         self.set_auto_page_break(False)
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.c_margin = 0  # cells print exactly where, and as wide as, we measure
-        self.add_font(FONT, "", FONT_FILE, variations={"wght": 400})
-        self.add_font(FONT, "B", FONT_FILE, variations={"wght": 700})
+        self.add_font(FONT, "", FONT_FILE, variations={"wght": 400.0})
+        self.add_font(FONT, "B", FONT_FILE, variations={"wght": 700.0})
         self.set_text_shaping(True)
         self.set_title(title)
         self.set_creator("Rollcall")

@@ -224,8 +224,8 @@ def _repair(text: str) -> tuple[str, set[_Misread]]:
             used.add(misread)
     evidence = [m for m in (_MAC_ROMAN, _CP1252, _CP874) if m in used]
     out = []
-    for line, body, repaired in zip(lines, bodies, fixed, strict=True):
-        out.append((repaired if repaired is not None else _undo_latin(body, evidence)) + line[len(body):])
+    for line, body, mended in zip(lines, bodies, fixed, strict=True):
+        out.append((mended if mended is not None else _undo_latin(body, evidence)) + line[len(body):])
     return "".join(out), used
 
 
@@ -739,6 +739,7 @@ def clean_field(field: str, value: str | int | None) -> str | int | None:
         if field in ("student_id", "name"):
             raise ValueError(f"the {LABELS.get(field, field)} cannot be empty")
         return None
+    clean: str | int | None
     if field == "phone":
         clean, _, problem = _clean_phone(text)
     elif field == "ceremony_order":

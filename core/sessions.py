@@ -108,7 +108,12 @@ def upsert_class(app: Rollcall, actor: str, class_id: str, name: str, *, departm
 # --- schedules -------------------------------------------------------------------------------
 
 def schedule_id_for(class_id: str, start_time: time, *, weekday: int | None = None, on_date: date | None = None) -> str:
-    when = WEEKDAYS[weekday][:3].lower() if weekday is not None else on_date.isoformat()
+    if weekday is not None:
+        when = WEEKDAYS[weekday][:3].lower()
+    elif on_date is not None:
+        when = on_date.isoformat()
+    else:
+        raise ValueError("a schedule has a weekday or a date")
     return f"{class_id}-{when}-{start_time:%H%M}"
 
 

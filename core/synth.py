@@ -29,6 +29,7 @@ from __future__ import annotations
 import time as clock
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -94,7 +95,7 @@ def generate(db: Database, *, people: int, days: int, classes: int | None = None
     cer, entries = _ceremonies(rng, ppl, today, days, tz)
     unknown = _unknown_faces(rng, sess, now)
 
-    counts: dict[str, int] = {}
+    counts: dict[str, Any] = {}
     with db.write() as cur:
         for name, df in [("people", ppl), ("classes", cls), ("class_members", members),
                          ("schedules", schedules[["schedule_id", "class_id", "weekday", "start_time", "end_time",
@@ -118,7 +119,7 @@ def generate(db: Database, *, people: int, days: int, classes: int | None = None
         cur.execute(_ATTENDANCE_SQL, [seed, seed, seed, seed, seed, seed, seed, now, now])
         cur.unregister("synth_traits")
         counts["attendance"] = int(cur.execute("SELECT count(*) FROM attendance WHERE event_id LIKE 'synth:%'")
-                                   .fetchone()[0])
+                                   .fetchall()[0][0])
     counts["seconds"] = round(clock.perf_counter() - t0, 1)
     counts["params"] = {"people": people, "days": days, "classes": n_classes, "seed": seed,
                         "today": today.isoformat()}

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -45,6 +45,7 @@ PROBLEM = "application/problem+json"
 _STORE_RETRY_AFTER = "2"  # seconds; the firmware backs off on its own too
 Clock = Callable[[], float]  # monotonic seconds; injected by tests
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 def problem_response(p: Problem, path: str) -> JSONResponse:
@@ -232,7 +233,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
         result = await store(store.log.append, events)
         return Accepted(accepted=result.accepted, duplicates=result.duplicates)
 
-    def parse(model: type[BaseModel], body: bytes) -> BaseModel:
+    def parse(model: type[M], body: bytes) -> M:
         try:
             return model.model_validate_json(body)
         except ValidationError as exc:
@@ -314,7 +315,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.monotoni
     return app
 
 
-def uvicorn_options(settings: Settings) -> dict[str, str | int]:
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How to run uvicorn in front of this app (core/cli.py, tests). uvicorn never times out a client that
     stops in the middle of its headers, and counts such connections before it answers 503: the reverse proxy
     must enforce header/body timeouts and a connection cap (README, Devices)."""

@@ -1,4 +1,5 @@
-"""The code base stays ruff-clean (the convention in ARCHITECTURE.md); a lint error fails `make test`."""
+"""The code base stays ruff-clean and core/ and receiver/ type-check (the conventions in ARCHITECTURE.md); a lint or
+type error fails `make test`."""
 
 import subprocess
 import sys
@@ -10,6 +11,16 @@ def test_ruff_is_clean():
     ruff = PROJECT_ROOT / ".venv" / "bin" / "ruff"
     cmd = [str(ruff)] if ruff.exists() else [sys.executable, "-m", "ruff"]
     result = subprocess.run([*cmd, "check", "--output-format", "concise", "."], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean():
+    """core/ and receiver/ type-check (mypy.ini): a None where a value is expected, a wrong argument, a typo in an
+    attribute fail here rather than on a page."""
+    mypy = PROJECT_ROOT / ".venv" / "bin" / "mypy"
+    cmd = [str(mypy)] if mypy.exists() else [sys.executable, "-m", "mypy"]
+    result = subprocess.run([*cmd, "--no-color-output", "--no-error-summary"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -94,7 +94,7 @@ class LiveCheckin:
         self._writer = threading.Thread(target=self._write_events, name="rollcall-checkin-writer", daemon=True)
         self._writer.start()
         self.background = background
-        self._jobs: queue.Queue = queue.Queue(maxsize=4)
+        self._jobs: queue.Queue[tuple[Track, object, int] | None] = queue.Queue(maxsize=4)
         self._in_flight: set[int] = set()
         if background:
             threading.Thread(target=self._recognise_in_background, name="rollcall-checkin-recognise",
@@ -252,11 +252,12 @@ class LiveCheckin:
                     self._apply(track, match, now_ms)
 
     def _wants_liveness(self) -> bool:
-        return bool(self.session) and self.session.get("liveness") == HEAD_TURN
+        return self.session is not None and self.session.get("liveness") == HEAD_TURN
 
     def _try_record(self, track: Track, face, sharpness: float, now_ms: int) -> str:
         """Record the track's person if every rule allows it; returns what to show on the video."""
         student_id = track.identity
+        assert student_id is not None  # _look_at asks only for a decided, known person
         outcome = self._admit(student_id, now_ms)
         if outcome not in ("present", "late"):
             return outcome
@@ -297,6 +298,7 @@ class LiveCheckin:
 
     def _record(self, student_id: str, status: str, method: str, now_ms: int, score: float | None,
                 evidence: dict) -> None:
+        assert self.session_id is not None  # _admit let it through: a session is chosen
         self._recorded.add(student_id)
         self.health.recorded += 1
         self.seen.appendleft(Seen(now_ms, student_id, self._names.get(student_id, student_id), status, score))
@@ -328,7 +330,7 @@ class LiveCheckin:
                 self.seen.appendleft(Seen(now_ms, None, "QR card", f"refused: {exc}", None))
                 continue
             outcome = self._admit(student_id, now_ms)
-            if outcome in ("present", "late") and self.session.get("qr_needs_face") \
+            if outcome in ("present", "late") and (self.session or {}).get("qr_needs_face") \
                     and student_id not in {t.identity for t in tracks}:
                 outcome = "waiting: show your face with the card"
             if outcome in ("present", "late"):

@@ -29,7 +29,7 @@ def label_image(text: str, bgr: tuple[int, int, int], size: int = 18) -> np.ndar
     font = _font(size)
     left, _, right, _ = font.getbbox(text)
     pad = 4
-    image = Image.new("RGB", (right - left + 2 * pad, size + size // 2 + 2 * pad), bgr[::-1])
+    image = Image.new("RGB", (int(right - left) + 2 * pad, size + size // 2 + 2 * pad), bgr[::-1])
     ImageDraw.Draw(image).text((pad - left, pad), text, font=font, fill=(255, 255, 255))
     return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
 

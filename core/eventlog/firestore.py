@@ -43,6 +43,7 @@ writer reads its own append at once (at most the window later), as with SQLite.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -109,7 +110,7 @@ def doc_id(event_id: str) -> str:
 
 def _us(ts: datetime) -> int:
     """Microseconds since the epoch, exactly (a float timestamp would round)."""
-    pb = ts.timestamp_pb()  # both DatetimeWithNanoseconds flavours the client returns have it
+    pb = ts.timestamp_pb()  # type: ignore[attr-defined]  # both DatetimeWithNanoseconds flavours the client returns have it
     return pb.seconds * 1_000_000 + pb.nanos // 1000
 
 
@@ -178,7 +179,7 @@ class FirestoreEventLog:
 
     def rewrite(self, changes: dict[str, Event]) -> int:
         items = list(changes.items())
-        return sum(self._retry(lambda chunk=items[i:i + 200]: self._rewrite(chunk), "rewrite")
+        return sum(self._retry(functools.partial(self._rewrite, items[i:i + 200]), "rewrite")
                    for i in range(0, len(items), 200))
 
     def _rewrite(self, chunk: list[tuple[str, Event]]) -> int:

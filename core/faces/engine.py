@@ -76,8 +76,9 @@ class FaceEngine:
         with self._detect_lock:
             raw = self._raw_detect(small)
         faces = []
-        for box, score, landmarks in raw:
-            box = tuple(int(float(v) / scale + 0.5) for v in box)
+        for raw_box, score, landmarks in raw:
+            x, y, bw, bh = (int(float(v) / scale + 0.5) for v in raw_box)
+            box = (x, y, bw, bh)
             landmarks = None if landmarks is None else landmarks / scale
             faces.append(Face(box=box, score=score, landmarks=landmarks, aligned=self._align(image, box, landmarks)))
         return faces
@@ -91,7 +92,7 @@ class FaceEngine:
             _, rows = yunet.detect(image)
             return [((max(r[0], 0), max(r[1], 0), r[2], r[3]), float(r[14]), r[4:14].reshape(5, 2).astype(np.float32))
                     for r in (rows if rows is not None else [])]
-        out = []
+        out: list[tuple[tuple[float, ...], float, np.ndarray | None]] = []
         for region in self._detector.detect_faces(image):
             eyes = None
             if region.left_eye and region.right_eye:

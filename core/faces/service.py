@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,13 @@ class IdentifiedFace:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _vector(face: Face) -> np.ndarray:
+    """The face's embedding, which FaceEngine.embed (and analyze) always set."""
+    if face.embedding is None:
+        raise ValueError("the face has not been embedded")
+    return face.embedding
 
 
 def _jpeg_crop(image: np.ndarray, box, margin: float = 0.25) -> bytes | None:
@@ -192,9 +200,10 @@ class FaceService:
             template_id = str(uuid.uuid4())
             if self.settings.keep_photos:
                 self._keep_photo(student_id, template_id, data)
-            payload = {"template_id": template_id, "student_id": student_id, "model": self.engine.model_name,
-                       "detector": self.engine.detector_name, "quality": verdict.quality, "source": name,
-                       "token": self._encrypt_vector(student_id, vector)}
+            payload: dict[str, Any] = {
+                "template_id": template_id, "student_id": student_id, "model": self.engine.model_name,
+                "detector": self.engine.detector_name, "quality": verdict.quality, "source": name,
+                "token": self._encrypt_vector(student_id, vector)}
             if verdict.looks_like is not None:
                 payload |= {"looks_like": verdict.looks_like.student_id,
                             "looks_like_score": round(verdict.looks_like.score, 4), "reason": reason}
@@ -217,9 +226,8 @@ class FaceService:
                     verdict.accepted = False
                     verdict.reason = "not enrolled yet: another photo of this upload needs staff to confirm it"
             return verdicts
-        events = [event for _, event in events]
         if events:
-            self.app.submit(*events)
+            self.app.submit(*[event for _, event in events])
             self.refresh()
         return verdicts
 
@@ -240,7 +248,7 @@ class FaceService:
         quality = assess(face, self.settings)
         if not quality.ok:
             return PhotoVerdict(name, False, "; ".join(quality.problems), quality=quality.as_dict()), None
-        vector = self.engine.embed([face])[0].embedding
+        vector = _vector(self.engine.embed([face])[0])
         verdict = PhotoVerdict(name, True, quality=quality.as_dict(), face_crop=_jpeg_crop(image, face.box))
         for other, score in self.gallery.person_scores(vector, exclude=student_id)[:3]:
             if score >= self.settings.match_threshold and verdict.looks_like is None:
@@ -320,14 +328,14 @@ class FaceService:
     def match_faces(self, image: np.ndarray) -> list[tuple[Face, Match]]:
         self.refresh()
         gallery = self.gallery
-        return [(face, gallery.match(face.embedding)) for face in self.engine.analyze(image)]
+        return [(face, gallery.match(_vector(face))) for face in self.engine.analyze(image)]
 
     def identify(self, data: bytes, name: str = "photo") -> list[IdentifiedFace]:
         image = decode_image(data, name, max_bytes=self.settings.max_image_bytes,
                              max_pixels=self.settings.max_image_pixels)
         out = []
         for face, match in self.match_faces(image):
-            person = self._person_card(match.student_id) if match.known else {}
+            person = self._person_card(match.student_id) if match.student_id is not None else {}
             out.append(IdentifiedFace(
                 box=[int(v) for v in face.box], known=match.known, student_id=match.student_id,
                 name=person.get("name"), guardian_name=person.get("guardian_name"),

@@ -105,11 +105,11 @@ def _extract(archive: Path, member: str, dest: Path) -> None:
             shutil.copyfileobj(src, out)
     else:
         with tarfile.open(archive) as tf:
-            src = tf.extractfile(member)
-            if src is None:
+            packed = tf.extractfile(member)
+            if packed is None:
                 raise WeightsError(f"{member} not found in {archive.name}")
-            with src, open(tmp, "wb") as out:
-                shutil.copyfileobj(src, out)
+            with packed, open(tmp, "wb") as out:
+                shutil.copyfileobj(packed, out)
     tmp.replace(dest)
 
 

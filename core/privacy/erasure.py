@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,11 @@ class _Eraser:
             self.usernames.add(p["username"])
             if isinstance(p.get("display_name"), str) and len(p["display_name"].strip()) >= 3:
                 self.personal.add(p["display_name"].strip())
-        if e.kind == "frame.processed" and self.student_id in (p.get("known") or []):
-            self.frames.add(p.get("frame_id"))
-        if e.kind == "attendance.recorded" and p.get("student_id") == self.student_id:
-            self.frames.add((p.get("evidence") or {}).get("frame_id"))
+        if e.kind == "frame.processed" and self.student_id in (p.get("known") or []) and p.get("frame_id"):
+            self.frames.add(p["frame_id"])
+        if e.kind == "attendance.recorded" and p.get("student_id") == self.student_id and (
+                frame_id := (p.get("evidence") or {}).get("frame_id")):
+            self.frames.add(frame_id)
         if self._person_of(e) == self.student_id or self.student_id in e.id.split(":"):
             self.mentioned = True
         if e.kind == "person.deleted" and p.get("student_id") == self.student_id:
@@ -313,6 +315,7 @@ def _text_columns(cur: Any) -> list[tuple[str, str]]:
 
 def _rewrite_column(cur: Any, eraser: _Eraser, table: str, column: str) -> None:
     """Each distinct value that names the person, changed as the log rewrite changed the event it came from."""
+    change: Callable[[str], str]
     if (table, column) in _FREE_TEXT_COLUMNS:
         values = cur.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
         change = eraser.scrub_text

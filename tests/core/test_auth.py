@@ -326,3 +326,24 @@ def test_changing_ones_password_keeps_this_session_and_ends_the_others(app, op1)
     changed = auth.change_password(app, "op1", op1, "a-brand-new-pass-2")
     assert auth.revalidate(app, changed) == changed
     assert auth.revalidate(app, tab_a) is None and auth.revalidate(app, tab_b) is None
+
+
+def test_changing_the_password_of_an_account_erased_meanwhile_says_so(app, admin_pw, monkeypatch):
+    """An erasure (it removes the person's accounts) can land between the password check and reading the account
+    back: the student gets the page's clear 'No user' message, not a crash (found by the type checker)."""
+    from core import privacy
+    from core.eventlog import Event
+
+    app.submit(Event.new("person.upserted", {"person": {"student_id": "6501001", "name": "สมชาย ใจดี"}}, actor="admin"))
+    one_time = auth.create_user(app, "admin", "somchai", Role.STUDENT, student_id="6501001")
+    submit = app.submit
+
+    def erased_right_after(*events):
+        submit(*events)
+        if any(e.kind == "user.password_set" for e in events):
+            privacy.erase_person(app, "6501001", "admin", "written request")
+
+    monkeypatch.setattr(app, "submit", erased_right_after)
+    with pytest.raises(AuthError, match="No user 'somchai'"):
+        auth.change_password(app, "somchai", one_time, "a-long-new-password")
+    assert auth.get_user(app, "somchai") is None
