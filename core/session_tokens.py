@@ -112,7 +112,8 @@ def parse(app: Rollcall, text: str | None, *, now: float | None = None) -> Sessi
         return None
     user = auth.get_user(app, username)
     fp = auth.password_fingerprint(user["password_hash"]) if user is not None else "-"
-    if not hmac.compare_digest(_mac(app, text.rsplit("~", 1)[0], fp), match[6]):
+    signed = match[0].rsplit("~", 1)[0]  # everything before the MAC
+    if not hmac.compare_digest(_mac(app, signed, fp), match[6]):
         return None
     return SessionToken(username, session_id, issued, expires, scope)
 
