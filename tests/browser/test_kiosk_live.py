@@ -11,7 +11,7 @@ import pytest
 
 from core import auth
 from core.config import Settings
-from core.services import Rollcall
+from core.runtime import open_app
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, bootstrap, serve_app
 from tests.browser.test_checkin_live import event, make_clip
 from tests.browser.test_smoke import field, settle, sign_in
@@ -35,7 +35,7 @@ def kiosk_app(tmp_path_factory, photos):
     root = tmp_path_factory.mktemp("kiosk")
     env = {**os.environ, "ROLLCALL_DATA_DIR": str(root / "data")}
     bootstrap(root / "data", env)
-    app = Rollcall(Settings(data_dir=root / "data"))
+    app = open_app(Settings(data_dir=root / "data"), workers=False)
     app.faces.record_consent(OBAMA, "signed form", "test")
     assert all(v.accepted for v in app.faces.enroll(OBAMA, [(n, (photos / n).read_bytes())
                                                             for n in ("obama.jpg", "obama3.jpg")], "test"))
