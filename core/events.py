@@ -74,6 +74,7 @@ _ALL = [
     Kind("user.password_set", "Set a password"),
     Kind("auth.login_failed", "Failed sign-in"),
     Kind("auth.login_succeeded", "Signed in"),
+    Kind("auth.signed_out", "Signed out"),
     # privacy
     Kind("retention.purged", "Purged expired data", always_audited=True),
     Kind("redacted", "Redacted"),

@@ -818,7 +818,7 @@ def _nothing(cur: Cursor, e: Event) -> None:
 
 for _kind in ("beam.front", "beam.back", "rfid.scan", "pir.trigger", "button.press", "device.heartbeat",
               "frame.captured", "device.registered", "device.revoked", "device.enabled", "person.erased",
-              "retention.purged"):
+              "auth.signed_out", "retention.purged"):
     _SOLO[_kind] = (_nothing, frozenset())
 
 

@@ -41,7 +41,7 @@ COOKIE = "rollcall_session"
 _TOKEN = re.compile(r"v1~([a-z0-9][a-z0-9._-]{1,31})~([A-Za-z0-9_-]{22})~(\d{10})~(\d{10})"
                     r"~((?:kiosk:[A-Za-z0-9_-]{1,64})?)~([0-9a-f]{32})")
 KIOSK = "kiosk:"
-SIGNED_OUT = "signed_out_session"  # the payload key of a sign-out (a `user.updated` event that changes no field)
+SIGNED_OUT = "signed_out_session"  # the payload key of a sign-out (an `auth.signed_out` event)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def parse(app: Rollcall, text: str | None, *, now: float | None = None) -> Sessi
 def signed_out(app: Rollcall, token: SessionToken) -> bool:
     """Whether this session was signed out (on any instance: the sign-out event is folded everywhere)."""
     return bool(app.db.scalar(
-        "SELECT count(*) FROM audit WHERE action = 'user.updated' AND target = ? AND at_time >= ? "
+        "SELECT count(*) FROM audit WHERE action = 'auth.signed_out' AND target = ? AND at_time >= ? "
         f"AND json_extract_string(detail, '$.{SIGNED_OUT}') = ?",
         [token.username, from_ms((token.issued - 60) * 1000), token.session_id]))
 
@@ -146,5 +146,5 @@ def still_valid(app: Rollcall, token: SessionToken, *, now: float | None = None)
 
 def sign_out(app: Rollcall, token: SessionToken) -> None:
     """End this session everywhere: its cookie, copied or not, is refused from now on."""
-    app.submit(Event.new("user.updated", {"username": token.username, SIGNED_OUT: token.session_id,
+    app.submit(Event.new("auth.signed_out", {"username": token.username, SIGNED_OUT: token.session_id,
                                           "reason": "signed out"}, actor=token.username))

@@ -93,7 +93,7 @@ def test_sign_out_refuses_the_copied_cookie_after_a_restart_and_on_another_insta
     assert session_tokens.restore(a, text) is None
     assert not session_tokens.still_valid(a, token)
     assert session_tokens.restore(a, other_text) is not None  # only that session ended
-    assert a.db.scalar("SELECT reason FROM audit WHERE action = 'user.updated'") == "signed out"
+    assert a.db.scalar("SELECT reason FROM audit WHERE action = 'auth.signed_out'") == "signed out"
     events = [s.event for s in a.log.read_after(0)]
     a.close()
 
