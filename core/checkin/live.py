@@ -26,9 +26,11 @@ import numpy as np
 from core.attendance import attendance_event
 from core.checkin import overlay
 from core.checkin.liveness import HEAD_TURN, HeadTurnChallenge, LivenessRules, passive_ok
+from core.checkin.load import LoadMonitor, LoadStatus
 from core.checkin.tracking import UNKNOWN, Track, Tracker
 from core.eventlog import Event
 from core.faces.quality import estimate_yaw
+from core.faces.scaling import ScaledDetector
 from core.services import Rollcall
 from core.session_rules import admit, session_gate
 from core.sessions import already_attended_today
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 class Health:
     fps: float = 0.0  # frames processed per second (last two seconds)
     inference_ms: float = 0.0  # detection + recognition per frame, smoothed
+    detect_scale: float = 1.0  # the resolution the last frame was detected at (1: full)
     frames: int = 0
     faces_now: int = 0
     peak: int = 0
@@ -61,9 +64,11 @@ class Seen:
 class LiveCheckin:
     def __init__(self, app: Rollcall, operator: str, *, alerts=None, k: int = 3, n: int = 5,
                  reverify_ms: int = 3000, qr_every: int = 6, rules: LivenessRules | None = None,
-                 background: bool = False):
+                 background: bool = False, scaled_detection: bool | None = None, clock=time.monotonic):
         """`background`: recognise on a thread of its own, so video keeps the detector's frame rate while
-        new faces are recognised (the page); without it each frame waits for its recognitions (tests, batch)."""
+        new faces are recognised (the page); without it each frame waits for its recognitions (tests, batch).
+        `scaled_detection`: detect on a smaller copy while the faces are large (default: the setting).
+        `clock`: monotonic seconds, for the load monitor (tests inject one)."""
         self.app = app
         self.operator = operator
         self.alerts = alerts
@@ -71,6 +76,10 @@ class LiveCheckin:
         self.qr_every = qr_every
         self.rules = rules or LivenessRules(min_sharpness=app.settings.min_sharpness)
         self.tracker = Tracker(k=k, n=n)
+        if scaled_detection is None:
+            scaled_detection = app.settings.checkin_scaled_detection
+        self.detector = ScaledDetector(app.faces.engine, enabled=scaled_detection)
+        self.load = LoadMonitor(app.settings.checkin_min_fps, clock=clock)
         self.health = Health()
         self.seen: deque[Seen] = deque(maxlen=20)
         self.session: dict | None = None
@@ -138,6 +147,11 @@ class LiveCheckin:
             health = dataclasses.replace(self.health, known_seen=set(self.health.known_seen))
             return health, list(self.seen), dict(self.session) if self.session else None
 
+    def load_status(self) -> LoadStatus:
+        """Is the box keeping up with this camera (from the processor's own timing)?"""
+        with self._lock:
+            return self.load.status()
+
     def last_frame_age(self) -> float:
         """Seconds since the last frame was processed (inf before the first): is video arriving?"""
         return time.monotonic() - self._frame_times[-1] if self._frame_times else float("inf")
@@ -153,8 +167,8 @@ class LiveCheckin:
     def process(self, image: np.ndarray, now_ms: int | None = None) -> np.ndarray:
         """Look at one BGR frame; returns it with boxes, names, scores, liveness and the session status."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        started = time.perf_counter()
-        faces = self.app.faces.engine.detect(image)
+        started, began = time.perf_counter(), self.load.clock()
+        faces = self.detector.detect(image)
         with self._lock:
             tracks = self.tracker.update([f.box for f in faces], now_ms)
             for face, track in zip(faces, tracks, strict=True):
@@ -167,6 +181,8 @@ class LiveCheckin:
         for box, lines, colour in labels:
             overlay.draw_face(image, box, lines, colour)
         overlay.draw_banner(image, *banner)
+        with self._lock:
+            self.load.frame(began, self.load.clock())  # the whole callback: drawing counts too
         return image
 
     def _look_at(self, image: np.ndarray, face, track: Track, now_ms: int) -> None:
@@ -323,6 +339,7 @@ class LiveCheckin:
         h = self.health
         h.frames += 1
         h.faces_now = len(faces)
+        h.detect_scale = self.detector.last_scale
         h.peak = max(h.peak, h.faces_now)
         elapsed_ms = (time.perf_counter() - started) * 1000
         h.inference_ms = elapsed_ms if h.frames == 1 else 0.8 * h.inference_ms + 0.2 * elapsed_ms
