@@ -63,16 +63,19 @@ class Seen:
 
 class LiveCheckin:
     def __init__(self, app: Rollcall, operator: str, *, alerts=None, k: int = 3, n: int = 5,
-                 reverify_ms: int = 3000, qr_every: int = 6, rules: LivenessRules | None = None,
+                 reverify_ms: int = 3000, reacquire_ms: int = 300, qr_every: int = 6, rules: LivenessRules | None = None,
                  background: bool = False, scaled_detection: bool | None = None, clock=time.monotonic):
         """`background`: recognise on a thread of its own, so video keeps the detector's frame rate while
         new faces are recognised (the page); without it each frame waits for its recognitions (tests, batch).
         `scaled_detection`: detect on a smaller copy while the faces are large (default: the setting).
+        `reacquire_ms`: a face back after this long unseen is recognised afresh (the next in a queue steps into
+        the place of the one who left; the tracker keeps a lost face for a second, through missed detections).
         `clock`: monotonic seconds, for the load monitor (tests inject one)."""
         self.app = app
         self.operator = operator
         self.alerts = alerts
         self.reverify_ms = reverify_ms
+        self.reacquire_ms = reacquire_ms
         self.qr_every = qr_every
         self.rules = rules or LivenessRules(min_sharpness=app.settings.min_sharpness)
         self.tracker = Tracker(k=k, n=n)
@@ -186,6 +189,11 @@ class LiveCheckin:
         return image
 
     def _look_at(self, image: np.ndarray, face, track: Track, now_ms: int) -> None:
+        if track.gap_ms >= self.reacquire_ms and track.votes:
+            # Maybe someone else: nothing of the last face carries over (its identity, record, head turn).
+            track.votes.clear()
+            track.identity = track.score = track.runner_up_gap = None
+            track.state = {k: v for k, v in track.state.items() if k == "reported"}  # one alert a track
         state = track.state
         if self._wants_liveness():
             challenge = state.setdefault("challenge", HeadTurnChallenge(self.rules))

@@ -68,6 +68,7 @@ class Track:
     runner_up_gap: float | None = None
     last_recognised_ms: int | None = None
     recognitions: int = 0
+    gap_ms: int = 0  # how long the face was not seen before this frame: after a long gap it may be someone else
     state: dict = field(default_factory=dict)  # what the check-in layer keeps per track (liveness, recorded…)
 
 
@@ -91,6 +92,7 @@ class Tracker:
             if i in assigned or track_id in used:
                 continue
             track = self.tracks[track_id]
+            track.gap_ms = now_ms - track.last_seen_ms
             track.box, track.last_seen_ms, track.hits = boxes[i], now_ms, track.hits + 1
             assigned[i] = track
             used.add(track_id)

@@ -216,3 +216,35 @@ def test_a_persons_own_card_from_the_people_page_checks_them_in(live_app, tmp_pa
     live.use_session("S1")
     run(live, canvas(card), 2)
     assert attendance(live_app, "S1")[["student_id", "method"]].values.tolist() == [[BIDEN, "qr"]]
+
+
+def test_the_next_in_the_queue_stepping_into_the_same_place_is_recognised_afresh(live_app, picture):
+    """A face kept by the tracker through a short gap is someone else after a longer one: no waiting for re-checks."""
+    from core.checkin.tracking import iou
+
+    schedule(live_app, "S1")
+    live = LiveCheckin(live_app, "op")
+    live.use_session("S1")
+    first, second = canvas(picture("obama2.jpg")), canvas(picture("biden.jpg"))
+    [a], [b] = live_app.faces.engine.detect(first), live_app.faces.engine.detect(second)
+    zoom = a.box[2] / b.box[2]  # move and scale the second face onto the first one's place
+    shift = np.float32([[zoom, 0, a.box[0] - zoom * b.box[0]], [0, zoom, a.box[1] - zoom * b.box[1]]])
+    second = cv2.warpAffine(second, shift, (640, 480), borderValue=(110, 110, 110))
+    empty = np.full_like(first, 110)
+    t = int(time.time() * 1000)
+    for frames, step in ((first, 6), (empty, 2), (first, 2)):  # two frames without a face: the same track
+        for _ in range(step):
+            live.process(frames.copy(), t)
+            t += 40
+    [track] = live.tracker.tracks.values()
+    assert track.identity == OBAMA and track.recognitions == 3  # decided, not recognised again after the blink
+    box = track.box
+    for frames, step in ((empty, 10), (second, 6)):  # 0.4 s with nobody, then the next person, same place
+        for _ in range(step):
+            live.process(frames.copy(), t)
+            t += 40
+    live.close()
+    [track] = live.tracker.tracks.values()
+    assert iou(track.box, box) > 0.3  # the tracker linked them: only the gap tells them apart
+    assert track.identity == BIDEN
+    assert attendance(live_app, "S1")["student_id"].tolist() == [OBAMA, BIDEN]
