@@ -92,6 +92,8 @@ class Camera:
     wrong: int = 0
     scales: list[float] = field(default_factory=list)
     latest: np.ndarray | None = None  # the last frame returned, for the codec thread
+    codec_cpu: float = 0.0  # CPU seconds of its codec thread
+    codec_frames: int = 0
     pending: list = field(default_factory=list)  # (session, student, appeared) not yet seen stored
     stored: list[float] = field(default_factory=list)
     # the scene
@@ -166,6 +168,7 @@ def run_codec(cam: Camera, t0: float, stop: float) -> None:
 
     encoder, decoder = Vp8Encoder(), Vp8Decoder()
     n = 0
+    cpu = time.thread_time()
     while (now := time.perf_counter()) < stop:
         time.sleep(max(0.0, t0 + n * FRAME_S - now))
         image = cam.latest if cam.latest is not None else cam.backdrop
@@ -176,6 +179,7 @@ def run_codec(cam: Camera, t0: float, stop: float) -> None:
         for decoded in decoder.decode(JitterFrame(data=data, timestamp=timestamp)):
             decoded.to_ndarray(format="bgr24")  # streamlit-webrtc hands the callback a BGR array
         n += 1
+    cam.codec_cpu, cam.codec_frames = time.thread_time() - cpu, n
 
 
 def watch_store(app: Rollcall, cameras: list[Camera], stop: float, lock: threading.Lock) -> None:
@@ -226,16 +230,18 @@ def run(app: Rollcall, people: list[Person], n: int, seconds: float, *, scaled: 
     if webrtc:
         threads += [threading.Thread(target=run_codec, args=(cam, t0, stop)) for cam in cameras]
     threads.append(threading.Thread(target=watch_store, args=(app, cameras, stop, lock)))
+    cpu = time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     for cam in cameras:
         cam.live.close()
-    return cameras
+    return cameras, time.process_time() - cpu
 
 
-def report(title: str, cameras: list[Camera], seconds: float, load: tuple[float, float]) -> float:
+def report(title: str, cameras: list[Camera], seconds: float, load: tuple[float, float],
+           cpu: float) -> tuple[float, float]:
     print(f"\n{title}  (load average {load[0]:.1f} before, {load[1]:.1f} after; {os.cpu_count()} cores)")
     print(f"{'camera':>6}  {'fps':>5}  {'dropped':>7}  {'scale':>5}  {'people':>6}  {'missed':>6}  {'wrong':>5}  "
           f"{'video p50 / p95':>17}  {'stored p50 / p95':>17}")
@@ -251,7 +257,17 @@ def report(title: str, cameras: list[Camera], seconds: float, load: tuple[float,
     met = worst_fps >= 15 and worst_p95 <= 0.5
     print(f"  slowest camera {worst_fps:.1f} fps, worst p95 {1000 * worst_p95:.0f} ms: goal (≥ 15 fps, ≤ 500 ms p95 "
           f"on each) {'met' if met else 'NOT met'}")
-    return float(np.mean([cam.processed / seconds for cam in cameras]))
+    # What this process got of the machine, and what a frame costs: how many cameras an idle box would carry.
+    codec_cpu, codec_frames = sum(c.codec_cpu for c in cameras), sum(c.codec_frames for c in cameras)
+    frames = sum(c.processed for c in cameras)
+    codec_ms = 1000 * codec_cpu / codec_frames if codec_frames else 0.0
+    frame_ms = 1000 * (cpu - codec_cpu) / max(1, frames)  # processing, recognition, recording, all included
+    cores = os.cpu_count() or 1
+    idle = 1000 * cores / (15 * frame_ms + 25 * codec_ms)
+    print(f"  CPU: this process used {cpu / seconds:.2f} of {cores} cores (other jobs had the rest); "
+          f"{frame_ms:.1f} ms a processed frame" + (f" + {codec_ms:.1f} ms of VP8 a camera frame" if codec_ms else "")
+          + f" → an idle box of {cores} cores: ≈ {idle:.1f} cameras at 15 fps (estimate)")
+    return float(np.mean([cam.processed / seconds for cam in cameras])), frame_ms
 
 
 def run_all(n: int, seconds: float, *, webrtc: bool = True) -> None:
@@ -265,14 +281,16 @@ def run_all(n: int, seconds: float, *, webrtc: bool = True) -> None:
         print(f"{n} cameras at 640×480, 25 fps each, {seconds:.0f} s a run; {engine.model_name}, "
               f"k={app.settings.checkin_votes_k} of n={app.settings.checkin_votes_n}; "
               f"VP8 codec work {'included' if webrtc else 'left out'}")
-        fps = {}
+        fps, cost = {}, {}
         for scaled in (True, False):
             label = "reduced" if scaled else "full"
             before = os.getloadavg()[0]
-            cameras = run(app, people, n, seconds, scaled=scaled, webrtc=webrtc, label=label)
+            cameras, cpu = run(app, people, n, seconds, scaled=scaled, webrtc=webrtc, label=label)
             after = os.getloadavg()[0]
             title = ("detection at a reduced resolution while faces are large" if scaled
                      else "baseline: detection at full resolution")
-            fps[label] = report(title, cameras, seconds, (before, after))
-        print(f"\nprocessed fps per camera, reduced / full resolution detection: {fps['reduced'] / fps['full']:.2f}×")
+            fps[label], cost[label] = report(title, cameras, seconds, (before, after), cpu)
+        print(f"\nreduced / full resolution detection: processed fps per camera {fps['reduced'] / fps['full']:.2f}×, "
+              f"CPU a processed frame {cost['reduced'] / cost['full']:.2f}× (the load of other jobs changes between "
+              f"runs: the CPU ratio is the steadier one)")
         app.close()
