@@ -89,6 +89,7 @@ class Camera:
     dropped: int = 0
     video: list[float] = field(default_factory=list)
     missed: int = 0
+    why_missed: list[str] = field(default_factory=list)
     wrong: int = 0
     scales: list[float] = field(default_factory=list)
     latest: np.ndarray | None = None  # the last frame returned, for the codec thread
@@ -157,6 +158,9 @@ def run_camera(cam: Camera, t0: float, stop: float, lock: threading.Lock) -> Non
             cam.leave_idx = idx + HOLD_FRAMES
         elif present and done - appeared > GIVE_UP_S:
             cam.missed += 1
+            tracks = [(t.identity, t.state.get("outcome"), t.recognitions) for t in cam.live.tracker.tracks.values()]
+            cam.why_missed.append(f"camera {cam.n + 1}, {cam.person().student_id}: tracks (identity, outcome, "
+                                  f"recognitions) {tracks}")
             cam.leave_idx = idx
 
 
@@ -252,6 +256,9 @@ def report(title: str, cameras: list[Camera], seconds: float, load: tuple[float,
               f"{cam.missed:>6}  {cam.wrong:>5}  "
               f"{1000 * pct(cam.video, 50):6.0f} / {1000 * pct(cam.video, 95):4.0f} ms  "
               f"{1000 * pct(cam.stored, 50):6.0f} / {1000 * pct(cam.stored, 95):4.0f} ms")
+    for cam in cameras:
+        for line in cam.why_missed:
+            print(f"  missed: {line}")
     worst_fps = min(cam.processed / seconds for cam in cameras)
     worst_p95 = max(pct(cam.video, 95) for cam in cameras)
     met = worst_fps >= 15 and worst_p95 <= 0.5

@@ -63,13 +63,15 @@ class Seen:
 
 class LiveCheckin:
     def __init__(self, app: Rollcall, operator: str, *, alerts=None, k: int = 3, n: int = 5,
-                 reverify_ms: int = 3000, reacquire_ms: int = 300, qr_every: int = 6, rules: LivenessRules | None = None,
-                 background: bool = False, scaled_detection: bool | None = None, clock=time.monotonic):
+                 reverify_ms: int = 3000, reacquire_ms: int = 300, qr_every: int = 6,
+                 rules: LivenessRules | None = None, background: bool = False,
+                 scaled_detection: bool | None = None, clock=time.monotonic):
         """`background`: recognise on a thread of its own, so video keeps the detector's frame rate while
         new faces are recognised (the page); without it each frame waits for its recognitions (tests, batch).
         `scaled_detection`: detect on a smaller copy while the faces are large (default: the setting).
-        `reacquire_ms`: a face back after this long unseen (and missed in 2 frames or more) is recognised afresh (the next in a queue steps into
-        the place of the one who left; the tracker keeps a lost face for a second, through missed detections).
+        `reacquire_ms`: a face back after this long unseen (and missed in 2 frames or more) is recognised afresh
+        (the next in a queue steps into the place of the one who left; the tracker keeps a lost face for a second,
+        through missed detections).
         `clock`: monotonic seconds, for the load monitor (tests inject one)."""
         self.app = app
         self.operator = operator
