@@ -69,7 +69,7 @@ class LiveCheckin:
         """`background`: recognise on a thread of its own, so video keeps the detector's frame rate while
         new faces are recognised (the page); without it each frame waits for its recognitions (tests, batch).
         `scaled_detection`: detect on a smaller copy while the faces are large (default: the setting).
-        `reacquire_ms`: a face back after this long unseen (and missed in 2 frames or more) is recognised afresh
+        `reacquire_ms`: a face back after this long unseen (and missed in a frame at least) is recognised afresh
         (the next in a queue steps into the place of the one who left; the tracker keeps a lost face for a second,
         through missed detections).
         `clock`: monotonic seconds, for the load monitor (tests inject one)."""
@@ -191,7 +191,7 @@ class LiveCheckin:
         return image
 
     def _look_at(self, image: np.ndarray, face, track: Track, now_ms: int) -> None:
-        if track.gap_ms >= self.reacquire_ms and track.gap_frames >= 2 and track.votes:
+        if track.gap_ms >= self.reacquire_ms and track.gap_frames >= 1 and track.votes:
             # Maybe someone else: nothing of the last face carries over (its identity, record, head turn).
             track.votes.clear()
             track.identity = track.score = track.runner_up_gap = None
