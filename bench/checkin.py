@@ -1,6 +1,7 @@
 """Live check-in: processed frames per second at 640×480 and time from the first frame with a face to the record.
 
     .venv/bin/python -m bench.checkin [--frames 150] [--trials 20]
+    .venv/bin/python -m bench.checkin --cameras 3 [--seconds 30] [--no-webrtc]   (several cameras: bench.cameras)
 
 In-process, real models and store, frames made from the package photos (one enrolled face, or the enrolled
 face beside a stranger). Prints figures; not a pass/fail test. Goals (issue #4): ≥ 20 fps while recognising;
@@ -73,7 +74,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--cameras", type=int, help="N cameras at once on this box (see bench/cameras.py)")
+    parser.add_argument("--seconds", type=float, default=30, help="with --cameras: length of each run")
+    parser.add_argument("--no-webrtc", action="store_true", help="with --cameras: leave out the VP8 codec work")
     args = parser.parse_args()
+    if args.cameras:
+        from bench.cameras import run_all
+
+        run_all(args.cameras, args.seconds, webrtc=not args.no_webrtc)
+        return
     photos = photo_dir()
     one = canvas(cv2.imread(str(photos / "obama2.jpg")))
     two = canvas(cv2.imread(str(photos / "obama2.jpg")), cv2.imread(str(photos / STRANGER)))

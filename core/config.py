@@ -165,6 +165,10 @@ class Settings(BaseSettings):
     webrtc_ice_servers: list[dict] = []
     checkin_votes_k: int = Field(3, ge=1)  # a track is decided when k of its last n recognitions agree
     checkin_votes_n: int = Field(5, ge=1)
+    # Below this many processed frames a second (while the processor is busy all the time) the check-in page says
+    # the box is overloaded. Detection runs on a smaller copy of the frame while the faces in view are large.
+    checkin_min_fps: float = Field(15, gt=0)
+    checkin_scaled_detection: bool = True
 
     @property
     def data_path(self) -> Path:

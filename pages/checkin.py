@@ -90,8 +90,12 @@ def live_panel() -> None:
     health, _, session = live.snapshot()
     receiving = live.last_frame_age() < 2.0
     state = "live" if receiving else ("connecting" if ctx.state.playing else "camera off")
+    scale = "" if health.detect_scale == 1 else f" (faces found at {health.detect_scale:.0%} size)"
     st.markdown(f"<div data-testid='rc-health'><b>{health.fps:.0f}</b> fps · <b>{health.inference_ms:.0f}</b> ms a "
-                f"frame · camera <b>{state}</b></div>", unsafe_allow_html=True)
+                f"frame{scale} · camera <b>{state}</b></div>", unsafe_allow_html=True)
+    load = live.load_status()
+    if load.overloaded:
+        st.warning(load.message, icon=":material/speed:")
     cols = st.columns(3)
     cols[0].metric("In view now", health.faces_now)
     cols[1].metric("Peak", health.peak)

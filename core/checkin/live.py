@@ -26,9 +26,11 @@ import numpy as np
 from core.attendance import attendance_event
 from core.checkin import overlay
 from core.checkin.liveness import HEAD_TURN, HeadTurnChallenge, LivenessRules, passive_ok
+from core.checkin.load import LoadMonitor, LoadStatus
 from core.checkin.tracking import UNKNOWN, Track, Tracker
 from core.eventlog import Event
 from core.faces.quality import estimate_yaw
+from core.faces.scaling import ScaledDetector
 from core.qr import QRError, read_card, read_qr_codes
 from core.services import Rollcall
 from core.session_rules import admit, session_gate
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 class Health:
     fps: float = 0.0  # frames processed per second (last two seconds)
     inference_ms: float = 0.0  # detection + recognition per frame, smoothed
+    detect_scale: float = 1.0  # the resolution the last frame was detected at (1: full)
     frames: int = 0
     faces_now: int = 0
     peak: int = 0
@@ -62,10 +65,16 @@ class Seen:
 
 class LiveCheckin:
     def __init__(self, app: Rollcall, operator: str, *, alerts=None, k: int = 3, n: int = 5,
-                 reverify_ms: int = 3000, qr_every: int = 6, rules: LivenessRules | None = None,
-                 background: bool = False, status_every_ms: int = 1000):
+                 reverify_ms: int = 3000, reacquire_ms: int = 300, qr_every: int = 6,
+                 rules: LivenessRules | None = None, background: bool = False, status_every_ms: int = 1000,
+                 scaled_detection: bool | None = None, clock=time.monotonic):
         """`background`: recognise on a thread of its own, so video keeps the detector's frame rate while
-        new faces are recognised (the page); without it each frame waits for its recognitions (tests, batch)."""
+        new faces are recognised (the page); without it each frame waits for its recognitions (tests, batch).
+        `scaled_detection`: detect on a smaller copy while the faces are large (default: the setting).
+        `reacquire_ms`: a face back after this long unseen (and missed in a frame at least) is recognised afresh
+        (the next in a queue steps into the place of the one who left; the tracker keeps a lost face for a second,
+        through missed detections).
+        `clock`: monotonic seconds, for the load monitor (tests inject one)."""
         self.app = app
         self.operator = operator
         self.alerts = alerts
@@ -75,9 +84,14 @@ class LiveCheckin:
         # page's timed refresh runs (a browser slows the timers of a tab in the background).
         self.status_every_ms = status_every_ms
         self._status_read_ms: int | None = None
+        self.reacquire_ms = reacquire_ms
         self.qr_every = qr_every
         self.rules = rules or LivenessRules(min_sharpness=app.settings.min_sharpness)
         self.tracker = Tracker(k=k, n=n)
+        if scaled_detection is None:
+            scaled_detection = app.settings.checkin_scaled_detection
+        self.detector = ScaledDetector(app.faces.engine, enabled=scaled_detection)
+        self.load = LoadMonitor(app.settings.checkin_min_fps, clock=clock)
         self.health = Health()
         self.seen: deque[Seen] = deque(maxlen=20)
         self.session: dict | None = None
@@ -145,6 +159,11 @@ class LiveCheckin:
             health = dataclasses.replace(self.health, known_seen=set(self.health.known_seen))
             return health, list(self.seen), dict(self.session) if self.session else None
 
+    def load_status(self) -> LoadStatus:
+        """Is the box keeping up with this camera (from the processor's own timing)?"""
+        with self._lock:
+            return self.load.status()
+
     def last_frame_age(self) -> float:
         """Seconds since the last frame was processed (inf before the first): is video arriving?"""
         return time.monotonic() - self._frame_times[-1] if self._frame_times else float("inf")
@@ -160,9 +179,9 @@ class LiveCheckin:
     def process(self, image: np.ndarray, now_ms: int | None = None) -> np.ndarray:
         """Look at one BGR frame; returns it with boxes, names, scores, liveness and the session status."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        started = time.perf_counter()
+        started, began = time.perf_counter(), self.load.clock()
         self._read_status(now_ms)
-        faces = self.app.faces.engine.detect(image)
+        faces = self.detector.detect(image)
         with self._lock:
             tracks = self.tracker.update([f.box for f in faces], now_ms)
             for face, track in zip(faces, tracks, strict=True):
@@ -175,6 +194,8 @@ class LiveCheckin:
         for box, lines, colour in labels:
             overlay.draw_face(image, box, lines, colour)
         overlay.draw_banner(image, *banner)
+        with self._lock:
+            self.load.frame(began, self.load.clock())  # the whole callback: drawing counts too
         return image
 
     def _read_status(self, now_ms: int) -> None:
@@ -191,6 +212,11 @@ class LiveCheckin:
             self.session = {**self.session, **rows.iloc[0].to_dict()}
 
     def _look_at(self, image: np.ndarray, face, track: Track, now_ms: int) -> None:
+        if track.gap_ms >= self.reacquire_ms and track.gap_frames >= 1 and track.votes:
+            # Maybe someone else: nothing of the last face carries over (its identity, record, head turn).
+            track.votes.clear()
+            track.identity = track.score = track.runner_up_gap = None
+            track.state = {k: v for k, v in track.state.items() if k == "reported"}  # one alert a track
         state = track.state
         if self._wants_liveness():
             challenge = state.setdefault("challenge", HeadTurnChallenge(self.rules))
@@ -343,6 +369,7 @@ class LiveCheckin:
         h = self.health
         h.frames += 1
         h.faces_now = len(faces)
+        h.detect_scale = self.detector.last_scale
         h.peak = max(h.peak, h.faces_now)
         elapsed_ms = (time.perf_counter() - started) * 1000
         h.inference_ms = elapsed_ms if h.frames == 1 else 0.8 * h.inference_ms + 0.2 * elapsed_ms

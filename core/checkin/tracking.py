@@ -68,6 +68,11 @@ class Track:
     runner_up_gap: float | None = None
     last_recognised_ms: int | None = None
     recognitions: int = 0
+    # The gap before this frame: how long, and in how many processed frames, the face was not found. After a long
+    # gap it may be someone else; a slow box alone (few frames, each found) is no gap.
+    gap_ms: int = 0
+    gap_frames: int = 0
+    misses: int = 0  # frames since the face was last found
     state: dict = field(default_factory=dict)  # what the check-in layer keeps per track (liveness, recorded…)
 
 
@@ -91,6 +96,7 @@ class Tracker:
             if i in assigned or track_id in used:
                 continue
             track = self.tracks[track_id]
+            track.gap_ms, track.gap_frames, track.misses = now_ms - track.last_seen_ms, track.misses, 0
             track.box, track.last_seen_ms, track.hits = boxes[i], now_ms, track.hits + 1
             assigned[i] = track
             used.add(track_id)
@@ -100,6 +106,10 @@ class Tracker:
                 self._next_id += 1
                 self.tracks[track.track_id] = track
                 assigned[i] = track
+        found = {t.track_id for t in assigned.values()}
+        for track in self.tracks.values():
+            if track.track_id not in found:
+                track.misses += 1
         for track_id in [t.track_id for t in self.tracks.values() if now_ms - t.last_seen_ms > self.max_age_ms]:
             del self.tracks[track_id]
         return [assigned[i] for i in range(len(boxes))]

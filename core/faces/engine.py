@@ -51,7 +51,8 @@ class Face:
 
 
 class FaceEngine:
-    """Thread-safe: detection is serialised (OpenCV detectors keep per-call state); inference is not."""
+    """Thread-safe. OpenCV detectors keep per-call state (the input size): YuNet gets one instance per thread,
+    so several cameras detect at once; other detectors are serialised. Inference is shared."""
 
     def __init__(self, settings: Settings):
         configure_environment(settings)
@@ -66,15 +67,25 @@ class FaceEngine:
         _stop_spinning(self._model)
         self.input_size: tuple[int, int] = tuple(self._model.input_shape)  # (h, w)
         self._detect_lock = threading.Lock()
+        self._local = threading.local()
 
     # --- detection -------------------------------------------------------------------------
 
-    def detect(self, image: np.ndarray) -> list[Face]:
+    def detect(self, image: np.ndarray, scale: float = 1.0) -> list[Face]:
+        """Every face in the image. `scale` < 1 detects on a smaller copy (cheaper: the cost follows the pixels;
+        core.faces.scaling picks it from the faces' sizes); boxes and landmarks are always in `image`'s
+        coordinates and the faces are aligned from the full image."""
+        if not 0 < scale <= 1:
+            raise ValueError(f"the detection scale must be in (0, 1], got {scale}")
         h, w = image.shape[:2]
-        scale = min(1.0, _DETECT_MAX_SIDE / max(h, w))
-        small = cv2.resize(image, (round(w * scale), round(h * scale))) if scale < 1 else image
-        with self._detect_lock:
-            raw = self._raw_detect(small)
+        scale *= min(1.0, _DETECT_MAX_SIDE / max(h, w))
+        small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale)))) if scale < 1 else image
+        yunet = self._thread_yunet()
+        if yunet is not None:
+            raw = self._yunet_detect(yunet, small)
+        else:
+            with self._detect_lock:
+                raw = self._raw_detect(small)
         faces = []
         for raw_box, score, landmarks in raw:
             x, y, bw, bh = (int(float(v) / scale + 0.5) for v in raw_box)
@@ -83,15 +94,25 @@ class FaceEngine:
             faces.append(Face(box=box, score=score, landmarks=landmarks, aligned=self._align(image, box, landmarks)))
         return faces
 
+    def _thread_yunet(self) -> cv2.FaceDetectorYN | None:
+        """This thread's own YuNet (None for other detectors): built from the same weights DeepFace loaded."""
+        if not isinstance(getattr(self._detector, "model", None), cv2.FaceDetectorYN):
+            return None
+        yunet = getattr(self._local, "yunet", None)
+        if yunet is None:
+            path = self.settings.weights_path / weights.NEEDS["yunet"][0]
+            yunet = self._local.yunet = cv2.FaceDetectorYN.create(str(path), "", (0, 0))
+        return yunet
+
+    def _yunet_detect(self, yunet: cv2.FaceDetectorYN, image: np.ndarray):
+        # DeepFace's wrapper keeps only the eyes; the raw model also gives nose and mouth.
+        yunet.setInputSize((image.shape[1], image.shape[0]))
+        yunet.setScoreThreshold(self.settings.yunet_score_threshold)
+        _, rows = yunet.detect(image)
+        return [((max(r[0], 0), max(r[1], 0), r[2], r[3]), float(r[14]), r[4:14].reshape(5, 2).astype(np.float32))
+                for r in (rows if rows is not None else [])]
+
     def _raw_detect(self, image: np.ndarray) -> list[tuple[tuple[float, ...], float, np.ndarray | None]]:
-        yunet = getattr(self._detector, "model", None)
-        if isinstance(yunet, cv2.FaceDetectorYN):
-            # DeepFace's wrapper keeps only the eyes; the raw model also gives nose and mouth.
-            yunet.setInputSize((image.shape[1], image.shape[0]))
-            yunet.setScoreThreshold(self.settings.yunet_score_threshold)
-            _, rows = yunet.detect(image)
-            return [((max(r[0], 0), max(r[1], 0), r[2], r[3]), float(r[14]), r[4:14].reshape(5, 2).astype(np.float32))
-                    for r in (rows if rows is not None else [])]
         out: list[tuple[tuple[float, ...], float, np.ndarray | None]] = []
         for region in self._detector.detect_faces(image):
             eyes = None

@@ -73,3 +73,26 @@ def test_viewers_and_students_may_not_take_attendance(seeded, camera, username):
     at = as_user(PAGE, username).run()
     assert not camera, "the camera must not start for a refused user"
     assert at.error or at.warning
+
+
+def test_the_page_says_when_the_box_is_overloaded(seeded, camera):
+    """The processor's timing is driven by the test (its clock injected): frames of 120 ms, back to back."""
+    start_session()
+    at = as_user(PAGE, "op").run()
+    assert not any("overloaded" in w for w in texts(at, "warning"))
+    live = at.session_state["checkin_live"]
+    now = [100.0]
+    live.load.clock = lambda: now[0]
+    for _ in range(25):
+        live.load.frame(now[0], now[0] + 0.12)
+        now[0] += 0.12
+    at.run()
+    assert not at.exception, at.exception
+    [warning] = [w for w in texts(at, "warning") if "overloaded" in w]
+    assert "8 frames a second are checked (check-in needs 15)" in warning and "stop a camera" in warning
+    for _ in range(75):  # the other job ended: 10 ms a frame at the camera's 25 fps
+        live.load.frame(now[0], now[0] + 0.01)
+        now[0] += 0.04
+    at.run()
+    assert not any("overloaded" in w for w in texts(at, "warning"))
+    live.close()

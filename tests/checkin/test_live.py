@@ -234,3 +234,40 @@ def test_the_video_learns_within_a_second_that_the_session_ended_elsewhere(live_
     green, red = (60, 170, 60), (50, 50, 220)
     assert banners == [green, green, red, red]  # read again once a second of frames has passed: ENDED, in red
     assert live.session["status"] == "ended"
+
+
+@pytest.mark.parametrize(("empty_frames", "step_ms"), [(10, 40), (1, 400)])  # 0.4 s at 25 fps; a slow box
+def test_the_next_in_the_queue_stepping_into_the_same_place_is_recognised_afresh(live_app, picture, empty_frames,
+                                                                                step_ms):
+    """A face kept by the tracker through a short gap is someone else after a longer one: no waiting for re-checks."""
+    from core.checkin.tracking import iou
+
+    schedule(live_app, "S1")
+    live = LiveCheckin(live_app, "op")
+    live.use_session("S1")
+    first, second = canvas(picture("obama2.jpg")), canvas(picture("biden.jpg"))
+    [a], [b] = live_app.faces.engine.detect(first), live_app.faces.engine.detect(second)
+    zoom = a.box[2] / b.box[2]  # move and scale the second face onto the first one's place
+    shift = np.float32([[zoom, 0, a.box[0] - zoom * b.box[0]], [0, zoom, a.box[1] - zoom * b.box[1]]])
+    second = cv2.warpAffine(second, shift, (640, 480), borderValue=(110, 110, 110))
+    empty = np.full_like(first, 110)
+    t = int(time.time() * 1000)
+    for frames, step in ((first, 6), (empty, 2), (first, 2)):  # two frames without a face: the same track
+        for _ in range(step):
+            live.process(frames.copy(), t)
+            t += 40
+    for _ in range(3):  # a slow box: frames 400 ms apart, the face found in each: still no gap
+        live.process(first.copy(), t)
+        t += 400
+    [track] = live.tracker.tracks.values()
+    assert track.identity == OBAMA and track.recognitions == 3  # decided, not recognised again
+    box = track.box
+    for frames, count in ((empty, empty_frames), (second, 6)):  # nobody for a while, then the next person
+        for _ in range(count):
+            live.process(frames.copy(), t)
+            t += step_ms
+    live.close()
+    [track] = live.tracker.tracks.values()
+    assert iou(track.box, box) > 0.3  # the tracker linked them: only the gap tells them apart
+    assert track.identity == BIDEN
+    assert attendance(live_app, "S1")["student_id"].tolist() == [OBAMA, BIDEN]
