@@ -3,9 +3,8 @@ forget it, and it runs before the route's own checks."""
 
 from __future__ import annotations
 
-import httpx
-import pytest
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 
 from core.config import Settings
 from receiver.app import create_app
@@ -28,14 +27,10 @@ def test_every_route_that_takes_data_authenticates_the_device(tmp_path):
         assert {"X-Device-Id", "X-Timestamp", "X-Signature"} <= {p["name"] for p in op["parameters"]}
 
 
-@pytest.mark.anyio
-async def test_an_unsigned_request_is_refused_before_its_path_or_body_is_looked_at(tmp_path):
-    app = create_app(Settings(data_dir=tmp_path / "data"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
-            bad_path = await client.post("/v1/frames/bad%20boot/0/-5", content=b"not a jpeg",
-                                         headers={"content-type": "image/jpeg"})
-            assert (bad_path.status_code, bad_path.json()["code"]) == (401, "unsigned")
-            bad_body = await client.post("/v1/events", content=b"{", headers={"content-type": "application/json"})
-            assert (bad_body.status_code, bad_body.json()["code"]) == (401, "unsigned")
+def test_an_unsigned_request_is_refused_before_its_path_or_body_is_looked_at(tmp_path):
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:  # runs the lifespan
+        bad_path = client.post("/v1/frames/bad%20boot/0/-5", content=b"not a jpeg",
+                               headers={"content-type": "image/jpeg"})
+        assert (bad_path.status_code, bad_path.json()["code"]) == (401, "unsigned")
+        bad_body = client.post("/v1/events", content=b"{", headers={"content-type": "application/json"})
+        assert (bad_body.status_code, bad_body.json()["code"]) == (401, "unsigned")
