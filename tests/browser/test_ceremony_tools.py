@@ -151,11 +151,12 @@ def test_the_board_of_1500_shows_a_screen_that_follows_the_ceremony(big, page, s
 
 
 def test_console_keys_and_the_called_and_waiting_line(big, page, screenshots):
+    big["log"].append([Event.new("ceremony.called", {"ceremony_id": BIG}, actor="test")])  # someone in the line
     sign_in(page, big["url"], "op-tools", "operator-tools-pw")
     page.locator("[data-testid='stSidebarNav']").get_by_text("Ceremony console", exact=True).click()
     page.get_by_role("heading", name="Ceremony console").wait_for(timeout=30_000)
     settle(page)
-    page.get_by_text("Called and waiting").wait_for(timeout=30_000)
+    page.get_by_text("Called and waiting", exact=True).wait_for(timeout=30_000)
     log, cursor = big["log"], big["log"].head()
 
     def waiting_rows() -> int:
