@@ -1,9 +1,9 @@
-"""The read model's tables as they are after every migration, in one file (core/schema.sql).
+"""The read model's schema: its migrations (run in order on every open, core.db), and the tables as they are
+after all of them, in one file (core/schema.sql).
 
-The migrations stay in core/db.py (they run in order on every open); this module builds a fresh DuckDB file,
-runs them all and writes what DuckDB itself says the tables are — so nobody has to add up the migrations to see
-a table, and a test (tests/core/test_schema.py) fails when a migration changes a table and the snapshot was not
-written again:
+This module builds a fresh DuckDB file, runs every migration and writes what DuckDB itself says the tables are —
+so nobody has to add up the migrations to see a table, and a test (tests/core/test_schema.py) fails when a
+migration changes a table and the snapshot was not written again:
 
     python -m core.schema          # write core/schema.sql
     python -m core.schema --check  # exit 1 when it is out of date
@@ -18,9 +18,18 @@ from pathlib import Path
 
 import duckdb
 
-from core.db import MIGRATIONS, Database
-
 SNAPSHOT_PATH = Path(__file__).with_name("schema.sql")
+
+
+def migrate(cur: duckdb.DuckDBPyConnection) -> int:
+    """Bring a database to the latest schema (inside the caller's transaction); returns the schema version."""
+    cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    current = int(cur.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0])
+    for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
+        cur.execute(sql)
+        cur.execute("INSERT INTO schema_version VALUES (?)", [version])
+    return len(MIGRATIONS)
+
 
 # DuckDB's own catalog: (what, query returning name and its CREATE statement), user objects only.
 _HERE = "database_name = current_database()"
@@ -79,12 +88,302 @@ def snapshot(con: duckdb.DuckDBPyConnection, version: int) -> str:
 def fresh_snapshot() -> str:
     """Run every migration on an empty DuckDB file and describe the result."""
     with tempfile.TemporaryDirectory(prefix="rollcall-schema-") as tmp:
-        db = Database(Path(tmp) / "schema.duckdb")
+        cur = duckdb.connect(str(Path(tmp) / "schema.duckdb"))
         try:
-            with db.reading() as cur:
-                return snapshot(cur, len(MIGRATIONS))
+            cur.execute("BEGIN TRANSACTION")
+            migrate(cur)
+            cur.execute("COMMIT")
+            return snapshot(cur, len(MIGRATIONS))
         finally:
-            db.close()
+            cur.close()
+
+
+# Each entry is one schema version; never edit a released entry, append a new one.
+MIGRATIONS: list[str] = [
+    # 1: foundation
+    """
+    CREATE TABLE people (
+        student_id     VARCHAR PRIMARY KEY,
+        name           VARCHAR NOT NULL,
+        name_en        VARCHAR,
+        guardian_name  VARCHAR,
+        department     VARCHAR,
+        phone          VARCHAR,
+        email          VARCHAR,
+        ceremony_order INTEGER,
+        photo_count    INTEGER NOT NULL DEFAULT 0,
+        created_at     TIMESTAMPTZ NOT NULL,
+        updated_at     TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE classes (
+        class_id    VARCHAR PRIMARY KEY,
+        name        VARCHAR NOT NULL,
+        department  VARCHAR,
+        teacher     VARCHAR
+    );
+    CREATE TABLE class_members (
+        class_id   VARCHAR NOT NULL,
+        student_id VARCHAR NOT NULL,
+        PRIMARY KEY (class_id, student_id)
+    );
+    CREATE TABLE schedules (
+        schedule_id      VARCHAR PRIMARY KEY,
+        class_id         VARCHAR NOT NULL,
+        weekday          INTEGER,          -- 0 = Monday; NULL for a dated schedule
+        on_date          DATE,             -- a one-off date; NULL for a weekly schedule
+        start_time       TIME NOT NULL,    -- local time
+        end_time         TIME NOT NULL,
+        late_after_min   INTEGER NOT NULL DEFAULT 10,
+        room             VARCHAR
+    );
+    CREATE TABLE sessions (
+        session_id     VARCHAR PRIMARY KEY,
+        class_id       VARCHAR NOT NULL,
+        starts_at      TIMESTAMPTZ NOT NULL,
+        ends_at        TIMESTAMPTZ NOT NULL,
+        late_after_min INTEGER NOT NULL DEFAULT 10,
+        status         VARCHAR NOT NULL DEFAULT 'scheduled',  -- scheduled | active | ended
+        ended_at       TIMESTAMPTZ
+    );
+    CREATE TABLE attendance (
+        session_id   VARCHAR NOT NULL,
+        student_id   VARCHAR NOT NULL,
+        status       VARCHAR NOT NULL,   -- present | late | absent | excused
+        checked_at   TIMESTAMPTZ NOT NULL,
+        method       VARCHAR NOT NULL,   -- face | qr | manual | device
+        score        DOUBLE,
+        event_id     VARCHAR NOT NULL,
+        PRIMARY KEY (session_id, student_id)
+    );
+    CREATE TABLE ceremonies (
+        ceremony_id        VARCHAR PRIMARY KEY,
+        name               VARCHAR NOT NULL,
+        on_date            DATE NOT NULL,
+        venue              VARCHAR,
+        absent_timeout_min DOUBLE NOT NULL DEFAULT 5,
+        created_at         TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE ceremony_entries (
+        ceremony_id  VARCHAR NOT NULL,
+        student_id   VARCHAR NOT NULL,
+        order_no     INTEGER NOT NULL,
+        status       VARCHAR NOT NULL DEFAULT 'pending',  -- pending | waiting | on_stage | received | absent
+        called_at    TIMESTAMPTZ,
+        on_stage_at  TIMESTAMPTZ,
+        received_at  TIMESTAMPTZ,
+        PRIMARY KEY (ceremony_id, student_id)
+    );
+    CREATE TABLE users (
+        username        VARCHAR PRIMARY KEY,
+        display_name    VARCHAR,
+        role            VARCHAR NOT NULL,
+        student_id      VARCHAR,
+        password_hash   VARCHAR NOT NULL,
+        must_change     BOOLEAN NOT NULL DEFAULT TRUE,
+        enabled         BOOLEAN NOT NULL DEFAULT TRUE,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until    TIMESTAMPTZ,
+        last_login      TIMESTAMPTZ,
+        created_at      TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE audit (
+        event_id   VARCHAR PRIMARY KEY,
+        at_time    TIMESTAMPTZ NOT NULL,
+        actor      VARCHAR,
+        action     VARCHAR NOT NULL,
+        target     VARCHAR,
+        detail     VARCHAR,
+        reason     VARCHAR
+    );
+    CREATE TABLE ingest_errors (
+        position   BIGINT PRIMARY KEY,
+        event_id   VARCHAR NOT NULL,
+        kind       VARCHAR NOT NULL,
+        error      VARCHAR NOT NULL
+    );
+    CREATE TABLE ingest_state (
+        id       INTEGER PRIMARY KEY,
+        cursor   BIGINT NOT NULL
+    );
+    INSERT INTO ingest_state VALUES (1, 0);
+    """,
+    # 2: faces — consent, encrypted templates, operator-marked wrong matches
+    """
+    CREATE TABLE consents (
+        student_id  VARCHAR PRIMARY KEY,
+        method      VARCHAR NOT NULL,     -- how it was given: signed form, online, ...
+        purpose     VARCHAR,
+        recorded_by VARCHAR,
+        recorded_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE face_templates (
+        template_id VARCHAR PRIMARY KEY,
+        student_id  VARCHAR NOT NULL,
+        model       VARCHAR NOT NULL,     -- templates of different models are not comparable
+        detector    VARCHAR NOT NULL,
+        quality     VARCHAR,              -- JSON: face_px, sharpness, brightness, yaw_degrees
+        source      VARCHAR,
+        token       VARCHAR NOT NULL,     -- the embedding, encrypted with the person's key
+        created_at  TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE face_negatives (
+        event_id    VARCHAR PRIMARY KEY,
+        student_id  VARCHAR NOT NULL,     -- the person the face was wrongly matched to
+        model       VARCHAR NOT NULL,
+        token       VARCHAR NOT NULL,
+        created_at  TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE face_state (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
+    INSERT INTO face_state VALUES (1, 0);
+    """,
+    # 3: devices — health from heartbeats, and what each device sent
+    """
+    CREATE TABLE device_status (
+        device_id   VARCHAR PRIMARY KEY,
+        last_seen   TIMESTAMPTZ,
+        boot_id     VARCHAR,
+        firmware    VARCHAR,
+        uptime_s    BIGINT,
+        rssi        INTEGER,
+        queue_depth INTEGER,
+        free_heap   BIGINT
+    );
+    CREATE TABLE device_events (
+        event_id    VARCHAR PRIMARY KEY,
+        device_id   VARCHAR NOT NULL,
+        kind        VARCHAR NOT NULL,
+        at_time     TIMESTAMPTZ NOT NULL,
+        received_at TIMESTAMPTZ,
+        detail      VARCHAR
+    );
+    """,
+    # 4: cursors of the workers that turn events into new events (e.g. frames into check-ins).
+    # Kept across a rebuild: what they derived is already in the log under stable ids.
+    """
+    CREATE TABLE IF NOT EXISTS processor_state (name VARCHAR PRIMARY KEY, cursor BIGINT NOT NULL);
+    """,
+    # 5: live ceremonies — running state, the calling queue, flags; RFID tags on people
+    """
+    ALTER TABLE ceremonies ADD COLUMN status VARCHAR DEFAULT 'planned';
+    ALTER TABLE ceremonies ADD COLUMN auto_advance BOOLEAN DEFAULT FALSE;
+    ALTER TABLE ceremonies ADD COLUMN calls INTEGER DEFAULT 0;
+    ALTER TABLE ceremonies ADD COLUMN started_at TIMESTAMPTZ;
+    ALTER TABLE ceremonies ADD COLUMN ended_at TIMESTAMPTZ;
+    ALTER TABLE ceremony_entries ADD COLUMN queue_pos DOUBLE;
+    ALTER TABLE ceremony_entries ADD COLUMN call_no INTEGER;
+    CREATE TABLE ceremony_flags (
+        event_id    VARCHAR NOT NULL,
+        ceremony_id VARCHAR NOT NULL,
+        at_time     TIMESTAMPTZ NOT NULL,
+        kind        VARCHAR NOT NULL,
+        detail      VARCHAR
+    );
+    ALTER TABLE people ADD COLUMN rfid_tag VARCHAR;
+    ALTER TABLE people ADD COLUMN pronunciation VARCHAR;
+    CREATE TABLE lineup_checks (
+        event_id    VARCHAR PRIMARY KEY,
+        ceremony_id VARCHAR NOT NULL,
+        student_id  VARCHAR NOT NULL,
+        at_time     TIMESTAMPTZ NOT NULL,
+        face_match  VARCHAR,          -- matched | mismatch | no face | not checked
+        score       DOUBLE
+    );
+    """,
+    # 6: faces seen but not recognised (webcam or ESP32-CAM), for recognition-quality statistics
+    """
+    CREATE TABLE unknown_faces (
+        event_id  VARCHAR PRIMARY KEY,
+        at_time   TIMESTAMPTZ NOT NULL,
+        source    VARCHAR,              -- device id, or the check-in page
+        score     DOUBLE                -- the best (rejected) similarity
+    );
+    """,
+    # 7: attendance carries its session's class and start (written with the row), so statistics filter and
+    #    group the big table without joining sessions; and its status as flags (a row's status never changes)
+    """
+    ALTER TABLE attendance ADD COLUMN class_id VARCHAR;
+    ALTER TABLE attendance ADD COLUMN starts_at TIMESTAMPTZ;
+    ALTER TABLE attendance ADD COLUMN attended BOOLEAN;   -- status present or late
+    ALTER TABLE attendance ADD COLUMN late BOOLEAN;       -- status late
+    UPDATE attendance a SET class_id = s.class_id, starts_at = s.starts_at
+    FROM sessions s WHERE s.session_id = a.session_id;
+    UPDATE attendance SET attended = status IN ('present', 'late'), late = status = 'late';
+    """,
+    # 8: live check-in — a session's setup (liveness challenge, once per day, QR needs a face), when it was
+    #    started; each record's evidence (runner-up gap, liveness, model and threshold), corrections with their
+    #    reason; the encrypted face crop of each check-in; alerts sent for unknown faces
+    """
+    ALTER TABLE sessions ADD COLUMN liveness VARCHAR DEFAULT 'off';       -- off | head_turn
+    ALTER TABLE sessions ADD COLUMN once_per_day BOOLEAN DEFAULT false;
+    ALTER TABLE sessions ADD COLUMN qr_needs_face BOOLEAN DEFAULT false;
+    ALTER TABLE sessions ADD COLUMN started_at TIMESTAMPTZ;
+    ALTER TABLE sessions ADD COLUMN started_by VARCHAR;
+    ALTER TABLE attendance ADD COLUMN runner_up_gap DOUBLE;
+    ALTER TABLE attendance ADD COLUMN liveness VARCHAR;
+    ALTER TABLE attendance ADD COLUMN model VARCHAR;
+    ALTER TABLE attendance ADD COLUMN threshold DOUBLE;
+    ALTER TABLE attendance ADD COLUMN corrected_by VARCHAR;
+    ALTER TABLE attendance ADD COLUMN correction_reason VARCHAR;
+    CREATE TABLE evidence_crops (
+        event_id    VARCHAR PRIMARY KEY,  -- the attendance event
+        session_id  VARCHAR NOT NULL,
+        student_id  VARCHAR NOT NULL,
+        at_time     TIMESTAMPTZ NOT NULL,
+        crop_token  VARCHAR NOT NULL      -- JPEG, Fernet-encrypted with the person's key
+    );
+    CREATE TABLE alerts (
+        alert_id  VARCHAR PRIMARY KEY,
+        at_time   TIMESTAMPTZ NOT NULL,
+        kind      VARCHAR NOT NULL,       -- unknown_face
+        source    VARCHAR,
+        status    VARCHAR NOT NULL,       -- sent | failed | rate_limited
+        detail    VARCHAR
+    );
+    """,
+    # 9: attendance carries a small integer key per person (person_no, handed out by person_keys when the
+    #    person's first check-in is folded), so counting distinct people over millions of rows sets bits
+    #    instead of hashing VARCHAR ids. The number means nothing; it is only unique per student_id.
+    """
+    CREATE TABLE person_keys (
+        student_id VARCHAR PRIMARY KEY,
+        person_no  INTEGER NOT NULL
+    );
+    INSERT INTO person_keys SELECT student_id, CAST(row_number() OVER (ORDER BY student_id) AS INTEGER)
+    FROM (SELECT DISTINCT student_id FROM attendance);
+    ALTER TABLE attendance ADD COLUMN person_no INTEGER;
+    UPDATE attendance a SET person_no = k.person_no FROM person_keys k WHERE k.student_id = a.student_id;
+    """,
+    # 10: the consent register — a consent can be revoked (who, when, why); recording it again starts a new one
+    """
+    ALTER TABLE consents ADD COLUMN revoked_at TIMESTAMPTZ;
+    ALTER TABLE consents ADD COLUMN revoked_by VARCHAR;
+    ALTER TABLE consents ADD COLUMN revoke_reason VARCHAR;
+    """,
+    # 11: sessions get a small integer key (session_no, in the order they were scheduled), copied onto attendance
+    #     like their class and start: statistics group millions of rows by it instead of the VARCHAR id
+    """
+    ALTER TABLE sessions ADD COLUMN session_no INTEGER;
+    UPDATE sessions SET session_no = n.no FROM (
+        SELECT session_id AS sid, CAST(row_number() OVER (ORDER BY starts_at, session_id) AS INTEGER) AS no
+        FROM sessions) n WHERE sessions.session_id = n.sid;
+    ALTER TABLE attendance ADD COLUMN session_no INTEGER;
+    UPDATE attendance a SET session_no = s.session_no FROM sessions s WHERE s.session_id = a.session_id;
+    """,
+    # 12: a graduate's absent timer starts when they reach the front of the waiting line, not at the call
+    """
+    ALTER TABLE ceremony_entries ADD COLUMN front_at TIMESTAMPTZ;
+    """,
+    # 13: big-screen links can be revoked: a link names the generation it was issued in
+    """
+    ALTER TABLE ceremonies ADD COLUMN links_generation INTEGER DEFAULT 0;
+    """,
+]
+
+READ_MODEL_TABLES = ["people", "classes", "class_members", "schedules", "sessions", "attendance",
+                     "ceremonies", "ceremony_entries", "users", "audit", "ingest_errors", "ingest_state",
+                     "consents", "face_templates", "face_negatives", "face_state",
+                     "device_status", "device_events", "ceremony_flags", "lineup_checks",
+                     "unknown_faces", "evidence_crops", "alerts", "person_keys"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,9 +13,9 @@ import pytest
 
 from core import ceremonies, devices, sessions
 from core.config import Settings
-from core.db import READ_MODEL_TABLES
 from core.demo import load_demo
 from core.eventlog import Event
+from core.schema import READ_MODEL_TABLES
 from core.services import Rollcall
 from receiver.simulate import SimulatedDevice
 from tests.receiver.conftest import Receiver

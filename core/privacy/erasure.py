@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 
 from core import projections
-from core.db import READ_MODEL_TABLES
 from core.eventlog import Event, now_ms
 from core.privacy.common import ERASED, PrivacyError, forget_face, iter_log, rewrite_events, tombstone
 from core.projections import PERSON_FIELDS
+from core.schema import READ_MODEL_TABLES
 from core.services import Rollcall
 
 # Fields of a person that identify them; department and ceremony order do not, alone, and are not kept either

@@ -24,9 +24,10 @@ import pytest
 
 from core import analytics as A
 from core import exports, synth
-from core.db import MIGRATIONS, Database
+from core.db import Database
 from core.eventlog import Event
 from core.projections import apply, person_keys
+from core.schema import MIGRATIONS
 from core.timeutil import to_ms
 
 TZ = ZoneInfo("Asia/Bangkok")

@@ -43,7 +43,7 @@ def test_an_unknown_kind_is_an_ingest_error_not_a_silent_skip(app):
 
 
 def read_model(db) -> dict[str, list]:
-    from core.db import READ_MODEL_TABLES
+    from core.schema import READ_MODEL_TABLES
 
     out = {}
     for table in READ_MODEL_TABLES:

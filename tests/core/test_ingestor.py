@@ -3,9 +3,9 @@ from datetime import date
 import pytest
 
 from core import auth
-from core.db import READ_MODEL_TABLES
 from core.demo import load_demo
 from core.eventlog import Event
+from core.schema import READ_MODEL_TABLES
 from core.services import Rollcall
 
 

@@ -3,7 +3,7 @@
 import duckdb
 
 from core import schema
-from core.db import MIGRATIONS, READ_MODEL_TABLES
+from core.schema import MIGRATIONS, READ_MODEL_TABLES
 
 
 def test_the_checked_in_snapshot_is_what_the_migrations_make():
