@@ -6,6 +6,8 @@ import pytest
 
 from core.config import get_settings
 from core.runtime import open_app
+from core.services import Rollcall
+from tests.telegram_fake import TOKEN, TelegramFake, telegram_env
 
 
 @pytest.fixture
@@ -40,3 +42,28 @@ def firestore_emulator():
     emulator = FirestoreEmulator(free_port())
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture
+def telegram():
+    """The local fake of Telegram's Bot API (real HTTP on loopback)."""
+    fake = TelegramFake(token=TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def configure(settings, telegram, monkeypatch):
+    """Make apps whose settings come from the environment, as in production, with the bot at the fake."""
+    apps: list[Rollcall] = []
+
+    def make(**extra: str) -> Rollcall:
+        for name, value in {**telegram_env(telegram), **extra}.items():
+            monkeypatch.setenv(f"ROLLCALL_{name}", value)
+        get_settings.cache_clear()
+        apps.append(Rollcall(get_settings()))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.close()

@@ -54,6 +54,10 @@ def _form_parts(content_type: str, body: bytes) -> dict[str, tuple[bytes, str | 
     return parts
 
 
+
+TOKEN = "123456:AAFakeTokenForTests_x9"  # what the tests configure the bot with
+CHAT = "-1001234567890"
+
 class TelegramFake:
     def __init__(self, token: str | None = None, port: int | None = None):
         self.token = token  # when set, any other token gets 401 Unauthorized
@@ -231,3 +235,9 @@ if __name__ == "__main__":
         threading.Event().wait()
     except KeyboardInterrupt:
         server.stop()
+
+
+def telegram_env(fake: TelegramFake) -> dict[str, str]:
+    """ROLLCALL_* settings (without the prefix) that point the staff bot at the fake."""
+    return {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_API_BASE": fake.url,
+            "ALERT_TIMEOUT_SECONDS": "5"}

@@ -13,38 +13,9 @@ import numpy as np
 import pytest
 
 from core.alerts import AlertError, RateLimiter, TelegramClient, UnknownFaceAlerts
-from core.config import Settings, get_settings
+from core.config import Settings
 from core.services import Rollcall
-from tests.telegram_fake import TelegramFake
-
-TOKEN = "123456:AAFakeTokenForTests_x9"
-CHAT = "-1001234567890"
-
-
-@pytest.fixture
-def telegram():
-    fake = TelegramFake(token=TOKEN).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def configure(settings, telegram, monkeypatch):
-    """An app whose settings (from the environment, as in production) point at the fake."""
-    apps: list[Rollcall] = []
-
-    def make(**extra: str) -> Rollcall:
-        env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_API_BASE": telegram.url,
-               "ALERT_TIMEOUT_SECONDS": "5", **extra}
-        for name, value in env.items():
-            monkeypatch.setenv(f"ROLLCALL_{name}", value)
-        get_settings.cache_clear()
-        apps.append(Rollcall(get_settings()))
-        return apps[-1]
-
-    yield make
-    for app in apps:
-        app.close()
+from tests.telegram_fake import CHAT, TOKEN, TelegramFake
 
 
 class Clock:

@@ -4,45 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from core import ceremonies, ceremony_tools
 from core.alerts import FamilyMessages
-from core.config import get_settings
 from core.demo import load_demo
 from core.eventlog import now_ms
-from core.services import Rollcall
-from tests.core.test_alerts import CHAT, TOKEN, Clock
+from tests.core.test_alerts import Clock
 from tests.core.test_ceremonies import device
-from tests.telegram_fake import TelegramFake
+from tests.telegram_fake import TOKEN
 
 CID = "grad-2026"
 FAMILIES = "@families_channel"
-
-
-@pytest.fixture
-def telegram():
-    fake = TelegramFake(token=TOKEN).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def configure(settings, telegram, monkeypatch):
-    """An app whose settings come from the environment, as in production: the staff bot points at the fake."""
-    apps: list[Rollcall] = []
-
-    def make(**extra: str) -> Rollcall:
-        env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_API_BASE": telegram.url, **extra}
-        for name, value in env.items():
-            monkeypatch.setenv(f"ROLLCALL_{name}", value)
-        get_settings.cache_clear()
-        apps.append(Rollcall(get_settings()))
-        return apps[-1]
-
-    yield make
-    for app in apps:
-        app.close()
 
 
 def family_rows(app) -> dict[str, dict]:

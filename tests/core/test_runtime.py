@@ -12,8 +12,8 @@ from core.config import Settings, get_settings
 from core.eventlog import Event, open_event_log
 from core.runtime import open_app, start_workers
 from core.services import Rollcall
-from tests.core.test_alerts import CHAT, TOKEN, face_jpeg
-from tests.telegram_fake import TelegramFake
+from tests.core.test_alerts import face_jpeg
+from tests.telegram_fake import CHAT, telegram_env
 
 WORKERS = {"rollcall-ingestor", "rollcall-frames", "rollcall-ceremony-clock", "rollcall-retention", "rollcall-alerts",
            "rollcall-family-messages"}
@@ -33,16 +33,9 @@ def wait_until(predicate, what: str, tries: int = 600) -> None:
 
 
 @pytest.fixture
-def telegram():
-    fake = TelegramFake(token=TOKEN).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def started(tmp_path, telegram, monkeypatch):
-    for name, value in {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": CHAT, "TELEGRAM_API_BASE": telegram.url,
-                        "FAMILY_MESSAGES": "true", "FAMILY_CHAT_ID": "-100777",  # the families' channel, switched on
+    # the families' channel switched on
+    for name, value in {**telegram_env(telegram), "FAMILY_MESSAGES": "true", "FAMILY_CHAT_ID": "-100777",
                         "DATA_DIR": str(tmp_path / "data"), "INGEST_POLL_SECONDS": "0.05"}.items():
         monkeypatch.setenv(f"ROLLCALL_{name}", value)
     get_settings.cache_clear()
