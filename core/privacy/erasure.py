@@ -221,19 +221,18 @@ def erase_person(app: Rollcall, student_id: str, actor: str, reason: str,
             if direct:
                 app.ingestor.pump()  # the mirror changes the rows folded from the events it rewrites
             upto = app.ingestor.cursor() if direct else app.log.head()
-            changes, originals = {}, {}
+            changes = {}
             for stored in iter_log(app.log, after):
                 if stored.position > upto:
                     break
                 eraser.learn(stored.event)
                 if (new := eraser.change(stored.event)) is not None:
                     changes[stored.event.id] = new
-                    originals[stored.event.id] = stored.event
                 after = stored.position
             with app.ingestor.paused():  # the log rewritten and the read model mirrored as one step
                 changed += rewrite_events(app.log, changes)
                 if direct:
-                    _mirror_erasure(app, eraser, changes, originals)
+                    _mirror_erasure(app, eraser, changes)
             if not changes:
                 break
         if direct:
@@ -260,7 +259,7 @@ _FREE_TEXT_COLUMNS = {("attendance", "correction_reason"), ("consents", "revoke_
 _EVENT_ID_COLUMNS = {("alerts", "alert_id")}  # besides every `event_id`
 
 
-def _mirror_erasure(app: Rollcall, eraser: _Eraser, changes: dict[str, Event], originals: dict[str, Event]) -> None:
+def _mirror_erasure(app: Rollcall, eraser: _Eraser, changes: dict[str, Event]) -> None:
     """Change the read model as folding the rewritten events would have: what was theirs goes, their id becomes the
     pseudonym, their names leave staff's notes. tests/core/test_privacy.py rebuilds afterwards and compares."""
     sid = eraser.student_id
@@ -274,9 +273,8 @@ def _mirror_erasure(app: Rollcall, eraser: _Eraser, changes: dict[str, Event], o
             for table in ("attendance", "class_members", "lineup_checks"):
                 cur.execute(f"DELETE FROM {table} WHERE student_id = ?", [sid])
             # Keys are handed out in order of first check-in: without theirs, everyone after moves up one.
-            gone = _first_value(cur.execute("DELETE FROM person_keys WHERE student_id = ? RETURNING person_no",
-                                            [sid]))
-            if gone is not None:
+            for (gone,) in cur.execute("DELETE FROM person_keys WHERE student_id = ? RETURNING person_no",
+                                       [sid]).fetchall():
                 cur.execute("UPDATE person_keys SET person_no = person_no - 1 WHERE person_no > ?", [gone])
                 cur.execute("UPDATE attendance SET person_no = person_no - 1 WHERE person_no > ?", [gone])
         renamed = pd.DataFrame([(old, new.id) for old, new in changes.items() if new.id != old],
@@ -291,19 +289,14 @@ def _mirror_erasure(app: Rollcall, eraser: _Eraser, changes: dict[str, Event], o
                     cur.unregister("renamed")
                 continue
             _rewrite_column(cur, eraser, table, column)
-        for old, new in changes.items():  # an RFID scan of their card no longer shows the tag
-            if old in originals and originals[old].kind == "rfid.scan" and "tag" not in new.payload:
+        for new in changes.values():  # an RFID scan of their card no longer shows the tag (a row's detail is the tag)
+            if new.kind == "rfid.scan" and "tag" not in new.payload:
                 cur.execute("UPDATE device_events SET detail = NULL WHERE event_id = ?", [new.id])
         ids = pd.DataFrame({"id": list(changes)}, dtype=object)
         cur.register("changed", ids)
         cur.execute("DELETE FROM audit WHERE event_id IN (SELECT id FROM changed)")
         cur.unregister("changed")
         projections.write_audit(cur, [new for new in changes.values() if projections.audited(new)])
-
-
-def _first_value(result: Any) -> Any:
-    rows = result.fetchall()
-    return rows[0][0] if rows else None
 
 
 def _text_columns(cur: Any) -> list[tuple[str, str]]:
