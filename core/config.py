@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     webrtc_ice_servers: list[dict] = []
     checkin_votes_k: int = Field(3, ge=1)  # a track is decided when k of its last n recognitions agree
     checkin_votes_n: int = Field(5, ge=1)
+    # One recognition this far above the person's threshold, and this far ahead of anyone else, decides a track at
+    # once: the votes are for borderline frames (no stranger scores above 0.50, bench/accuracy.py). None: votes only.
+    checkin_sure_margin: float | None = Field(0.15, ge=0)
     # Below this many processed frames a second (while the processor is busy all the time) the check-in page says
     # the box is overloaded. Detection runs on a smaller copy of the frame while the faces in view are large.
     checkin_min_fps: float = Field(15, gt=0)

@@ -313,7 +313,7 @@ MIGRATIONS: list[str] = [
     #    started; each record's evidence (runner-up gap, liveness, model and threshold), corrections with their
     #    reason; the encrypted face crop of each check-in; alerts sent for unknown faces
     """
-    ALTER TABLE sessions ADD COLUMN liveness VARCHAR DEFAULT 'off';       -- off | head_turn
+    ALTER TABLE sessions ADD COLUMN liveness VARCHAR DEFAULT 'off';       -- off | head_turn | blink | either
     ALTER TABLE sessions ADD COLUMN once_per_day BOOLEAN DEFAULT false;
     ALTER TABLE sessions ADD COLUMN qr_needs_face BOOLEAN DEFAULT false;
     ALTER TABLE sessions ADD COLUMN started_at TIMESTAMPTZ;

@@ -19,7 +19,7 @@ from core.session_rules import session_state
 from core.timeutil import day_bounds, local_day, to_ms
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-LIVENESS = {"off": "Off", "head_turn": "Head turn"}
+LIVENESS = {"off": "Off", "head_turn": "Head turn", "blink": "Blink", "either": "Head turn or blink"}
 CORRECTION_STATUSES = ("present", "late", "absent", "excused")
 _CLASS_ID = re.compile(r"^[^\s/]{1,40}$")
 

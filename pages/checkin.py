@@ -32,8 +32,7 @@ if session_id is not None:
 with st.spinner("Loading the face models…"):
     live: LiveCheckin = st.session_state.get("checkin_live")
     if live is None or live.app is not app:
-        live = LiveCheckin(app, user.username, alerts=app.alerts,
-                           k=app.settings.checkin_votes_k, n=app.settings.checkin_votes_n, background=True)
+        live = LiveCheckin.as_configured(app, user.username, alerts=app.alerts)
         st.session_state["checkin_live"] = live
     live.use_session(session_id)
 

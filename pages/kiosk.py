@@ -44,8 +44,7 @@ since = st.session_state.setdefault("kiosk_since", datetime.now(UTC))
 live: LiveCheckin = st.session_state.get("kiosk_live")
 if live is None or live.app is not app:
     with st.spinner("Starting the camera…"):
-        live = LiveCheckin(app, user.username, alerts=app.alerts, k=app.settings.checkin_votes_k,
-                           n=app.settings.checkin_votes_n, background=True)
+        live = LiveCheckin.as_configured(app, user.username, alerts=app.alerts)
     st.session_state["kiosk_live"] = live
 live.use_session(locked)
 st.markdown(f"### {plain(session['class_name'])} · check-in")

@@ -52,7 +52,9 @@ def setup_form(session: dict, state: str) -> None:
         liveness = c1.radio("Liveness check", list(LIVENESS), format_func=LIVENESS.get, horizontal=True,
                             index=list(LIVENESS).index(session["liveness"] if session["liveness"] in LIVENESS
                                                        else "off"), key=f"liveness_{sid}",
-                            help="Head turn: the person turns their head when asked, so a photo cannot check in")
+                            help="The person turns their head, or blinks, when the video asks — so a photo held "
+                                 "up to the camera cannot check in. Either: whichever the person does (for people "
+                                 "who cannot turn their head, or whose eyes the camera cannot see well)")
         late = c2.number_input("Late after (minutes from the start)", min_value=0, max_value=length, step=1,
                                value=min(int(session["late_after_min"]), length), key=f"late_{sid}")
         once = c1.toggle("Once per day", value=bool(session["once_per_day"]), key=f"once_{sid}",

@@ -25,10 +25,11 @@ import numpy as np
 
 from core.attendance import attendance_event
 from core.checkin import overlay
-from core.checkin.liveness import HEAD_TURN, HeadTurnChallenge, LivenessRules, passive_ok
+from core.checkin.liveness import Challenge, LivenessRules, Sample, challenge_for, passive_ok
 from core.checkin.load import LoadMonitor, LoadStatus
 from core.checkin.tracking import UNKNOWN, Track, Tracker
 from core.eventlog import Event
+from core.faces.eyes import eye_view
 from core.faces.quality import estimate_yaw
 from core.faces.scaling import ScaledDetector
 from core.qr import QRError, read_card, read_qr_codes
@@ -67,13 +68,16 @@ class LiveCheckin:
     def __init__(self, app: Rollcall, operator: str, *, alerts=None, k: int = 3, n: int = 5,
                  reverify_ms: int = 3000, reacquire_ms: int = 300, qr_every: int = 6,
                  rules: LivenessRules | None = None, background: bool = False, status_every_ms: int = 1000,
-                 scaled_detection: bool | None = None, clock=time.monotonic):
+                 scaled_detection: bool | None = None, sure_margin: float | None = None,
+                 clock=time.monotonic):
         """`background`: recognise on a thread of its own, so video keeps the detector's frame rate while
         new faces are recognised (the page); without it each frame waits for its recognitions (tests, batch).
         `scaled_detection`: detect on a smaller copy while the faces are large (default: the setting).
         `reacquire_ms`: a face back after this long unseen (and missed in a frame at least) is recognised afresh
         (the next in a queue steps into the place of the one who left; the tracker keeps a lost face for a second,
         through missed detections).
+        `sure_margin`: a first recognition this far above the person's threshold and ahead of the runner-up
+        decides at once, without waiting for k of n (the pages pass `checkin_sure_margin`; None: always k of n).
         `clock`: monotonic seconds, for the load monitor (tests inject one)."""
         self.app = app
         self.operator = operator
@@ -88,6 +92,7 @@ class LiveCheckin:
         self.qr_every = qr_every
         self.rules = rules or LivenessRules(min_sharpness=app.settings.min_sharpness)
         self.tracker = Tracker(k=k, n=n)
+        self.sure_margin = sure_margin
         if scaled_detection is None:
             scaled_detection = app.settings.checkin_scaled_detection
         self.detector = ScaledDetector(app.faces.engine, enabled=scaled_detection)
@@ -113,6 +118,15 @@ class LiveCheckin:
         if background:
             threading.Thread(target=self._recognise_in_background, name="rollcall-checkin-recognise",
                              daemon=True).start()
+
+    @classmethod
+    def as_configured(cls, app: Rollcall, operator: str, **options) -> LiveCheckin:
+        """As the pages run it: the settings' votes and sure margin, recognition beside the video (`options`
+        override any of them)."""
+        s = app.settings
+        configured = {"k": s.checkin_votes_k, "n": s.checkin_votes_n, "sure_margin": s.checkin_sure_margin,
+                      "background": True}
+        return cls(app, operator, **{**configured, **options})
 
     # --- the script thread ---------------------------------------------------------------------
 
@@ -218,9 +232,13 @@ class LiveCheckin:
             track.identity = track.score = track.runner_up_gap = None
             track.state = {k: v for k, v in track.state.items() if k == "reported"}  # one alert a track
         state = track.state
-        if self._wants_liveness():
-            challenge = state.setdefault("challenge", HeadTurnChallenge(self.rules))
-            challenge.observe(estimate_yaw(face.landmarks), now_ms)
+        kind = self._liveness()
+        if kind is not None:
+            if state.get("challenge_kind") != kind:  # first look, or the session's check was changed
+                state["challenge"], state["challenge_kind"] = challenge_for(kind, self.rules), kind
+            challenge: Challenge = state["challenge"]
+            eyes = eye_view(image, face.landmarks) if challenge.needs_eyes else None
+            challenge.observe(Sample(estimate_yaw(face.landmarks), eyes), now_ms)
         if track.identity is None or now_ms - (track.last_recognised_ms or 0) >= self.reverify_ms:
             self._recognise(track, face, now_ms)
         if track.identity is None:
@@ -259,10 +277,18 @@ class LiveCheckin:
         track.last_recognised_ms, track.recognitions = now_ms, track.recognitions + 1
         track.state["model"], track.state["threshold"] = match.model, match.threshold
         decided = track.votes.decision()
+        if decided is None and track.identity is None and self._sure(match):
+            decided = match.student_id
         if decided is not None and decided != track.identity:
             if track.identity is not None:  # the tracker swapped people, or a re-check disagrees
                 track.state.pop("outcome", None)
             track.identity = decided
+
+    def _sure(self, match) -> bool:
+        """Far above the person's threshold and far ahead of anyone else: no need to wait for more votes."""
+        margin = self.sure_margin
+        return (margin is not None and match.known and match.score >= match.threshold + margin
+                and match.runner_up_gap >= margin)
 
     def _recognise_in_background(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -277,8 +303,10 @@ class LiveCheckin:
                 if match is not None and self.tracker.tracks.get(track.track_id) is track:
                     self._apply(track, match, now_ms)
 
-    def _wants_liveness(self) -> bool:
-        return self.session is not None and self.session.get("liveness") == HEAD_TURN
+    def _liveness(self) -> str | None:
+        """The session's active check (head_turn, blink, either), None when it is off."""
+        kind = None if self.session is None else self.session.get("liveness")
+        return None if kind in (None, "off") else str(kind)
 
     def _try_record(self, track: Track, face, sharpness: float, now_ms: int) -> str:
         """Record the track's person if every rule allows it; returns what to show on the video."""
@@ -288,13 +316,13 @@ class LiveCheckin:
         if outcome not in ("present", "late"):
             return outcome
         liveness = "off"
-        if self._wants_liveness():
-            challenge: HeadTurnChallenge = track.state["challenge"]
+        if self._liveness() is not None:
+            challenge: Challenge = track.state["challenge"]
             if not challenge.passed:
                 return f"waiting: {challenge.prompt()}"
             if not passive_ok(sharpness, self.rules):
                 return "waiting: hold still, the image is blurred"
-            liveness = "head turn passed"
+            liveness = challenge.passed_as
         ok, crop = cv2.imencode(".jpg", face.aligned, [cv2.IMWRITE_JPEG_QUALITY, 80])
         evidence = {"runner_up_gap": track.runner_up_gap, "liveness": liveness, "model": track.state.get("model"),
                     "threshold": track.state.get("threshold"), "track": f"{self._instance}:{track.track_id}",

@@ -18,7 +18,7 @@ from core.config import Settings
 from core.faces import configure_environment, weights
 
 # Five-point template (eyes, nose tip, mouth corners) of a 112×112 aligned face, image coordinates.
-_TEMPLATE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+TEMPLATE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                           [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
 _DETECT_MAX_SIDE = 640  # YuNet works best at this size; boxes are mapped back to the full image
 
@@ -125,7 +125,7 @@ class FaceEngine:
     def _align(self, image: np.ndarray, box: tuple[int, ...], landmarks: np.ndarray | None) -> np.ndarray:
         out_h, out_w = self.input_size
         if landmarks is not None and len(landmarks) == 5:
-            template = _TEMPLATE_112 * np.array([out_w / 112, out_h / 112], np.float32)
+            template = TEMPLATE_112 * np.array([out_w / 112, out_h / 112], np.float32)
             matrix, _ = cv2.estimateAffinePartial2D(landmarks, template, method=cv2.LMEDS)
             if matrix is not None:
                 return cv2.warpAffine(image, matrix, (out_w, out_h), borderMode=cv2.BORDER_REPLICATE)

@@ -49,10 +49,6 @@ WEIGHTS = [
                "face_recognition_models-0.3.0.tar.gz",
                "face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
                "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", "detector dlib"),
-    WeightFile("shape_predictor_68_face_landmarks.dat", "face-recognition-models==0.3.0",
-               "face_recognition_models-0.3.0.tar.gz",
-               "face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_68_face_landmarks.dat",
-               "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f", "eye landmarks (blink liveness)"),
 ]
 # Which files each DeepFace detector / model needs (others: whatever DeepFace itself looks for).
 NEEDS = {"yunet": ["face_detection_yunet_2023mar.onnx"], "SFace": ["face_recognition_sface_2021dec.onnx"],

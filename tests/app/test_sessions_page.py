@@ -45,7 +45,7 @@ def test_operator_starts_ends_and_corrects(demo_session):
     assert texts(at, "title") == ["Sessions"]
     at.selectbox(key="session_pick").select(sid).run()
     assert button(at, "Start attendance")
-    at.radio(key=f"liveness_{sid}").set_value("head_turn")
+    at.radio(key=f"liveness_{sid}").set_value("blink")
     at.number_input(key=f"late_{sid}").set_value(15)
     at.toggle(key=f"once_{sid}").set_value(True)
     at.button(key="session_start").click().run()
@@ -53,7 +53,7 @@ def test_operator_starts_ends_and_corrects(demo_session):
     assert "Attendance started." in texts(at, "success")
     row = store().db.query("SELECT status, liveness, late_after_min, once_per_day, qr_needs_face, started_by "
                            "FROM sessions WHERE session_id = ?", [sid]).iloc[0].to_dict()
-    assert row == {"status": "active", "liveness": "head_turn", "late_after_min": 15, "once_per_day": True,
+    assert row == {"status": "active", "liveness": "blink", "late_after_min": 15, "once_per_day": True,
                    "qr_needs_face": False, "started_by": "op"}
     assert any("Taking attendance since" in i for i in texts(at, "info"))
 

@@ -13,6 +13,7 @@ from core.ceremonies import qr_text
 from core.checkin.live import LiveCheckin
 from core.qr import qr_png
 from tests.checkin.conftest import BIDEN, OBAMA, OUTSIDER, STRANGER, canvas, event, schedule
+from tests.liveness_scenes import blinking, eyes_shut, held_and_turned
 from tests.telegram_fake import TelegramFake
 
 
@@ -75,6 +76,21 @@ def test_k_of_n_frames_must_agree_before_a_record(live_app, picture):
     assert attendance(live_app, "S1")["student_id"].tolist() == [OBAMA]
 
 
+def test_a_sure_first_recognition_decides_at_once_and_a_stranger_still_waits_for_votes(live_app, picture):
+    schedule(live_app, "S1")
+    live = LiveCheckin(live_app, "op", k=3, n=5, sure_margin=0.15)
+    live.use_session("S1")
+    run(live, canvas(picture("obama2.jpg"), picture(STRANGER)), 1)
+    assert attendance(live_app, "S1")["student_id"].tolist() == [OBAMA]  # one frame: far above his threshold
+    (row,) = attendance(live_app, "S1").itertuples()
+    assert row.score >= row.threshold + 0.15 and row.runner_up_gap >= 0.15
+    assert live.health.unknown_tracks == 0  # "nobody" is never decided by one recognition
+    picky = LiveCheckin(live_app, "op", k=3, n=5, sure_margin=1.0)  # nobody scores that far above: votes decide
+    picky.use_session("S1")
+    run(picky, canvas(picture("biden.jpg")), 1)
+    assert BIDEN not in attendance(live_app, "S1")["student_id"].tolist()
+
+
 def test_a_stranger_is_not_checked_in_and_is_alerted_once(live_app, picture):
     schedule(live_app, "S1")
     with TelegramFake(token="42:test") as telegram:
@@ -110,6 +126,25 @@ def test_with_liveness_on_a_still_photo_checks_no_one_in(live_app, picture):
     assert attendance(live_app, "S1").empty
     track = next(iter(live.tracker.tracks.values()))
     assert track.identity == OBAMA and track.state["outcome"].startswith("waiting")
+
+
+def test_with_the_blink_check_a_blink_checks_in_and_a_turned_photo_does_not(live_app, picture):
+    schedule(live_app, "S1", liveness="blink")
+    live = LiveCheckin(live_app, "op")
+    live.use_session("S1")
+    photo = canvas(picture("obama2.jpg"))
+    start = int(time.time() * 1000)
+    for n, frame in enumerate(held_and_turned(photo, 90, seed=4, most_deg=40)):  # six seconds of a photo
+        live.process(frame, start + n * 66)
+    track = next(iter(live.tracker.tracks.values()))
+    assert track.identity == OBAMA and track.state["outcome"] == "waiting: blink slowly"
+    assert attendance(live_app, "S1").empty
+    shut = eyes_shut(photo, live_app.faces.engine.detect(photo)[0].landmarks)
+    for n, frame in enumerate(blinking(photo, shut), start=100):  # then the person: a blink
+        live.process(frame, start + n * 66)
+    live.close()
+    rows = attendance(live_app, "S1")
+    assert rows[["student_id", "liveness"]].values.tolist() == [[OBAMA, "blink passed"]]
 
 
 def test_outside_the_rules_nothing_is_recorded(live_app, picture):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.checkin.liveness import HeadTurnChallenge, LivenessRules
+from core.checkin.liveness import HeadTurnChallenge, LivenessRules, Sample
 from core.checkin.tracking import UNKNOWN, Tracker, Votes, iou
 from core.session_rules import session_gate
 
@@ -59,13 +59,18 @@ def test_votes_need_k_of_the_last_n():
 def _run(challenge: HeadTurnChallenge, yaws: list[float | None], step_ms: int = 100) -> str:
     state = ""
     for n, yaw in enumerate(yaws):
-        state = challenge.observe(yaw, n * step_ms)
+        state = challenge.observe(Sample(yaw), n * step_ms)
     return state
 
 
 def test_head_turn_passes_after_a_frontal_look_then_a_turn():
-    assert _run(HeadTurnChallenge(), [2, 1, 3, 12, 18, 26]) == "passed"
-    assert _run(HeadTurnChallenge(), [-3, 0, -8, -15, -24]) == "passed"  # either side
+    assert _run(HeadTurnChallenge(), [2, 1, 3, 12, 18, 26, 27, 25]) == "passed"
+    assert _run(HeadTurnChallenge(), [-3, 0, -8, -15, -24, -26, -25]) == "passed"  # either side
+
+
+def test_a_turn_must_be_held_for_a_moment():
+    # A single reading far off is how a photo's landmarks err on a steep view: the median of five ignores it.
+    assert _run(HeadTurnChallenge(), [2, 1, 3, 2, 30, 2, 3, 28, 1]) == "waiting_turn"
 
 
 def test_a_still_photo_never_passes():
@@ -82,14 +87,14 @@ def test_a_turn_too_late_starts_the_challenge_again():
     challenge = HeadTurnChallenge(rules)
     _run(challenge, [0, 0] + [2] * 20)  # frontal, then 2 s without turning
     assert challenge.failures >= 1 and challenge.state != "passed"
-    for n, yaw in enumerate([0, 1, 25]):
-        challenge.observe(yaw, 10_000 + n * 100)
+    for n, yaw in enumerate([0, 1, 25, 26, 27, 25]):
+        challenge.observe(Sample(yaw), 10_000 + n * 100)
     assert challenge.passed
 
 
 def test_missing_landmarks_change_nothing():
     challenge = HeadTurnChallenge()
-    assert _run(challenge, [None, None, 0, None, 1, None, 30]) == "passed"
+    assert _run(challenge, [None, None, 0, None, 1, None, 30, 31, None, 29]) == "passed"
 
 
 def _session(**changes) -> dict:

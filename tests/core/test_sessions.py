@@ -158,8 +158,8 @@ def test_start_and_end_rules(demo):
     sid = "CPE401-2026-11-23"
     with pytest.raises(SessionError, match=r"time is over \(it closed at 12:00\)"):
         sessions.start_session(demo, sid, "op", now=at(demo, MONDAY, 12, 1))
-    with pytest.raises(SessionError, match="Unknown liveness check 'blink'"):
-        sessions.start_session(demo, sid, "op", liveness="blink", now=at(demo, MONDAY, 9))
+    with pytest.raises(SessionError, match="Unknown liveness check 'nod'"):
+        sessions.start_session(demo, sid, "op", liveness="nod", now=at(demo, MONDAY, 9))
     with pytest.raises(SessionError, match="between 0 and 180 minutes"):
         sessions.start_session(demo, sid, "op", late_after_min=181, now=at(demo, MONDAY, 9))
     with pytest.raises(SessionError, match="No session 'nope'"):
