@@ -114,14 +114,10 @@ def test_with_liveness_on_a_still_photo_checks_no_one_in(live_app, picture):
     schedule(live_app, "S1", liveness="head_turn")
     live = LiveCheckin(live_app, "op")
     live.use_session("S1")
-    # Ten seconds of a photo held to the camera, moved and tilted a little.
-    photo = canvas(picture("obama2.jpg"))
+    # Ten seconds of a photo held to the camera, moved, turned and tilted in 3-D (tests/liveness_scenes.py).
     start = int(time.time() * 1000)
-    for n in range(100):
-        angle, shift = 6 * np.sin(n / 7), 15 * np.cos(n / 5)
-        matrix = cv2.getRotationMatrix2D((320, 240), angle, 1.0 + 0.05 * np.sin(n / 9))
-        matrix[0, 2] += shift
-        live.process(cv2.warpAffine(photo, matrix, (640, 480), borderValue=(110, 110, 110)), start + n * 100)
+    for n, frame in enumerate(held_and_turned(canvas(picture("obama2.jpg")), 100, seed=6)):
+        live.process(frame, start + n * 100)
     live.close()
     assert attendance(live_app, "S1").empty
     track = next(iter(live.tracker.tracks.values()))
