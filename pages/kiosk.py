@@ -11,6 +11,7 @@ import streamlit_webrtc
 from core import attendance, auth, sessions
 from core.checkin.kiosk import WELCOME_SECONDS, chime_wav, next_welcome
 from core.checkin.live import LiveCheckin
+from core.checkin.liveness import instruction
 from pages._ui import get_app, guard_fragment, kiosk_session, lock_kiosk, plain, require, unlock_kiosk
 
 user = require("kiosk")
@@ -88,8 +89,8 @@ def welcome_panel() -> None:
         with st.container(key=f"kiosk_chime_{serial}", height=1, border=False):
             st.audio(chime_wav(), format="audio/wav", autoplay=True)
     else:
-        st.markdown("<div data-testid='rc-kiosk-ready' style='font-size:2rem;font-weight:600'>Look at the camera"
-                    "</div>", unsafe_allow_html=True)
+        st.markdown("<div data-testid='rc-kiosk-ready' style='font-size:2rem;font-weight:600'>"
+                    f"{instruction(session.get('liveness'))}</div>", unsafe_allow_html=True)
     st.markdown("**Not recognised?** Hold your QR card (from the People page or your ceremony card) up to the "
                 "camera, about a hand's width away.")
 

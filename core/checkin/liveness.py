@@ -208,6 +208,14 @@ class EitherChallenge:
         return self.state
 
 
+def instruction(kind: str | None) -> str:
+    """What a kiosk tells the person in front of it, by the session's check (as `challenge_for` reads it)."""
+    if kind in (None, OFF):
+        return "Look at the camera"
+    words = {BLINK: "Look at the camera and blink slowly", EITHER: "Look at the camera, then blink or turn your head"}
+    return words.get(kind, "Look at the camera, then turn your head")
+
+
 def challenge_for(kind: str | None, rules: LivenessRules | None = None) -> Challenge | None:
     """The active check a session asks for; None when it is off. A value this version does not know (a newer
     box's) gets the head turn: never weaker than some check."""

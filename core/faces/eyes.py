@@ -34,7 +34,7 @@ MIN_EYE_DISTANCE = 30  # pixels between the eyes (a face of about 75 px): smalle
 
 @dataclass(frozen=True)
 class EyeView:
-    image: np.ndarray  # float32, the face on the template at SCALE, lightly blurred
+    image: np.ndarray  # uint8, the face on the template at SCALE, lightly blurred (50 KB: a window holds ~25)
     landmarks: np.ndarray  # the five landmarks in the frame
 
 
@@ -65,7 +65,7 @@ def eye_view(image: np.ndarray, landmarks: np.ndarray | None) -> EyeView | None:
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     side = 112 * SCALE
     view = cv2.warpAffine(gray, fit, (side, side), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-    return EyeView(cv2.GaussianBlur(view.astype(np.float32), (0, 0), BLUR_SIGMA), landmarks.astype(np.float32))
+    return EyeView(cv2.GaussianBlur(view, (0, 0), BLUR_SIGMA), landmarks.astype(np.float32))
 
 
 def _patch(view: np.ndarray, centre: tuple[float, float], half: tuple[int, int], margin: int = 0) -> np.ndarray:

@@ -49,6 +49,7 @@ def test_a_locked_kiosk_welcomes_each_check_in_and_staff_unlock_it(seeded, camer
     assert at.session_state["session_token"].kiosk == "LIVE-1"
     assert camera["desired_playing_state"] is True  # the camera starts by itself
     assert any("Hold your QR card" in m.value for m in at.markdown)  # the fallback, on screen
+    assert any(">Look at the camera</div>" in m.value for m in at.markdown)  # no liveness check: just look
 
     frame = av.VideoFrame.from_ndarray(canvas(cv2.imread(str(photos / "obama2.jpg"))), format="bgr24")
     live = at.session_state["kiosk_live"]

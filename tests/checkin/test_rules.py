@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.checkin.liveness import HeadTurnChallenge, LivenessRules, Sample
+from core.checkin.liveness import HeadTurnChallenge, LivenessRules, Sample, challenge_for, instruction
 from core.checkin.tracking import UNKNOWN, Tracker, Votes, iou
 from core.session_rules import session_gate
 
@@ -90,6 +90,17 @@ def test_a_turn_too_late_starts_the_challenge_again():
     for n, yaw in enumerate([0, 1, 25, 26, 27, 25]):
         challenge.observe(Sample(yaw), 10_000 + n * 100)
     assert challenge.passed
+
+
+def test_each_session_check_gets_its_challenge_and_its_kiosk_words():
+    assert challenge_for("off") is None and challenge_for(None) is None
+    assert instruction("off") == "Look at the camera"
+    for kind, passed_as, words in (("head_turn", "head turn passed", "turn your head"),
+                                   ("blink", "blink passed", "blink slowly"),
+                                   ("either", "", "blink or turn your head")):
+        assert challenge_for(kind).passed_as == passed_as and words in instruction(kind)
+    # A value this version does not know (written by a newer box) is never weaker than the head turn.
+    assert isinstance(challenge_for("nod"), HeadTurnChallenge) and "turn your head" in instruction("nod")
 
 
 def test_missing_landmarks_change_nothing():
