@@ -4,7 +4,7 @@ import logging
 
 import streamlit as st
 
-from core.roles import PAGES
+from core.roles import PAGES, Page, not_for_you
 from pages._ui import current_user, get_app, kiosk_session, public_view, session_cookie, sign_in_form, sign_out
 
 PAGE_KEYS = [page.key for page in PAGES if page.key != "home"]  # home is the menu's first page: its address is "/"
@@ -14,6 +14,16 @@ def sign_in_page() -> None:
     st.title("Rollcall")
     st.caption("Sign in to open this page.")
     sign_in_form()
+
+
+def refusal_page(page: Page, home) -> st.Page:
+    """At a page's address, for a role that may not open it: why, and the way back (not "Page not found")."""
+    def refused() -> None:
+        st.title(page.title)
+        st.warning(not_for_you(page, user.role), icon=":material/lock:")
+        st.page_link(home, label="Back to your first page", icon=":material/arrow_back:")
+    refused.__name__ = f"refused_{page.key}"  # Streamlit tells callable pages apart by name
+    return st.Page(refused, title=page.title, url_path=page.key, visibility="hidden")
 
 
 st.set_page_config(page_title="Rollcall", page_icon=":material/how_to_reg:", layout="wide")
@@ -50,9 +60,12 @@ else:
     for page in PAGES:
         if user.may_open(page.key):
             sections.setdefault(page.section, []).append(st.Page(page.file, title=page.title, icon=page.icon))
+    home = next(iter(sections.values()))[0]
+    sections[next(iter(sections))] += [refusal_page(page, home) for page in PAGES
+                                       if page.key in PAGE_KEYS and not user.may_open(page.key)]
     nav = st.navigation(sections, expanded=True)  # staff need every page in view (an admin has 14)
     if st.session_state.pop("go_home", False):
-        st.switch_page(next(iter(sections.values()))[0])
+        st.switch_page(home)
 
 if user is not None:
     with st.sidebar:

@@ -52,3 +52,11 @@ PAGES: tuple[Page, ...] = (
 
 # Which roles may open each page; pages/ check this again when opened by URL.
 PAGE_ROLES: dict[str, frozenset[Role]] = {page.key: page.roles for page in PAGES}
+
+
+def not_for_you(page: Page, role: Role) -> str:
+    """Why a signed-in user's address (a bookmark, a link someone sent) does not open this page for them."""
+    allowed = [r.value for r in Role if r in page.roles]
+    who = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " and " + allowed[-1]
+    return (f"**{page.title}** is open to {who} accounts; you are signed in as {role.value}. "
+            "Ask an administrator if you need it.")

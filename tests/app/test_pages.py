@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core import auth
 from core.config import PROJECT_ROOT
 from core.roles import PAGES as MENU
+from core.roles import not_for_you
 from core.services import Rollcall
 from pages._ui import keyed
 from tests.app.conftest import PASSWORDS, ROLES, as_user, texts
@@ -64,6 +65,14 @@ def test_every_page_is_in_the_menu_and_has_roles():
     files = {p.stem for p in (PROJECT_ROOT / "pages").glob("*.py") if not p.stem.startswith("_")} - {"login"}
     assert set(PAGES) == files == set(auth.PAGE_ROLES)
     assert {"sessions", "checkin", "statistics", "ceremony", "board", "announcer"} <= set(PAGES)
+
+
+def test_a_page_not_for_a_role_says_who_may_open_it():
+    users, sessions = (next(p for p in MENU if p.key == key) for key in ("users", "sessions"))
+    assert not_for_you(users, auth.Role.VIEWER) == ("**Users** is open to admin accounts; you are signed in as "
+                                                    "viewer. Ask an administrator if you need it.")
+    assert "open to admin and operator accounts; you are signed in as student" in not_for_you(sessions,
+                                                                                             auth.Role.STUDENT)
 
 
 @pytest.mark.parametrize("username", list(ROLES))

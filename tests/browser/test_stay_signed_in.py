@@ -19,11 +19,12 @@ pytestmark = pytest.mark.browser
 PASSWORD = "operator-stay-pw1"
 
 
-def add_operator(app_server, username: str) -> str:
-    """A signed-in-ready operator, appended to the log as another process would; returns its password hash."""
+def add_operator(app_server, username: str, role: str = "operator") -> str:
+    """A signed-in-ready operator (or other role), appended to the log as another process would; returns its
+    password hash."""
     password_hash = auth.hash_password(PASSWORD)
     log = SQLiteEventLog(app_server["data_dir"] / "events.sqlite")
-    log.append([Event.new("user.created", {"username": username, "role": "operator", "must_change": False,
+    log.append([Event.new("user.created", {"username": username, "role": role, "must_change": False,
                                            "password_hash": password_hash}, actor="test")])
     log.close()
     return password_hash
@@ -147,3 +148,18 @@ def test_an_expired_or_tampered_cookie_is_refused(app_server, browser):
             assert page.get_by_role("heading", name="Sessions").count() == 0
         finally:
             page.context.close()
+
+
+def test_a_page_not_for_your_role_says_so_instead_of_page_not_found(app_server, page, screenshots):
+    url = app_server["url"]
+    add_operator(app_server, "viewer-link", role="viewer")
+    page.goto(f"{url}/users")  # a link an administrator sent, opened by a viewer
+    assert shows_sign_in(page)
+    sign_in_here(page, "viewer-link")
+    assert signed_in_on(page, "Users")
+    page.get_by_text("is open to admin accounts; you are signed in as viewer").wait_for(timeout=30_000)
+    assert page.get_by_text("User name").count() == 0 and page.get_by_text("Create a user").count() == 0
+    assert page.locator("[data-testid='stSidebarNav']").get_by_text("Users").count() == 0  # not in the menu
+    page.screenshot(path=screenshots / "53-not-for-your-role.png")
+    page.get_by_role("link", name="Back to your first page").click()
+    assert signed_in_on(page, "Overview")
