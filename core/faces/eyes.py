@@ -1,4 +1,4 @@
-"""What the blink check sees of a face: its eyes and its nose, compared between two frames.
+"""What the blink check sees of a face: its eyes, its brows and its nose, compared between two frames.
 
 Each frame's face is warped onto the 112×112 alignment template by a full affine fit of its five landmarks
 (least squares, all five). A flat picture turned or tilted towards the camera is, to the camera, an affine
