@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.timing import pct
 from core.checkin.live import LiveCheckin
 from core.config import PROJECT_ROOT, Settings
 from core.demo import load_demo
@@ -47,10 +48,6 @@ FRAME_S = 0.040  # a 25 fps camera
 HOLD_FRAMES, GAP_FRAMES, GIVE_UP_S = 8, 10, 5.0  # stay 0.3 s after the record, 0.4 s of empty scene between people
 ROUNDS = 40  # sessions prepared per camera and run (5 people each)
 FACTORS = (1.0, 1.3, 1.6, 1.8)  # a 150 px John crop at 1.0 has a ≈ 120 px face
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 @dataclass

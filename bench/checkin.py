@@ -27,8 +27,8 @@ from datetime import date
 from pathlib import Path
 
 import cv2
-import numpy as np
 
+from bench.timing import pct
 from core.checkin.live import LiveCheckin
 from core.config import Settings
 from core.demo import load_demo
@@ -39,10 +39,6 @@ from tests.checkin.conftest import OBAMA, STRANGER, canvas
 from tests.photos import photo_dir
 
 REFRESH_SECONDS = 0.3  # pages/checkin.py LIVE_REFRESH_SECONDS (not imported: that module is a Streamlit page)
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
 
 
 def setup(data: Path) -> Rollcall:

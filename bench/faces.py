@@ -21,6 +21,7 @@ import faiss
 import numpy as np
 import onnxruntime as ort
 
+from bench.timing import timed
 from core.config import get_settings
 from core.faces.engine import FaceEngine
 from core.faces.gallery import Gallery
@@ -41,18 +42,6 @@ def letterbox(image: np.ndarray, width: int = 640, height: int = 480) -> np.ndar
     x, y = (width - new_w) // 2, (height - new_h) // 2
     out[y:y + new_h, x:x + new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
     return out
-
-
-def timed(fn: Callable[[], object], runs: int, warmup: int = 3) -> tuple[float, float]:
-    """Median and p95 in milliseconds."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return float(np.median(samples)), float(np.percentile(samples, 95))
 
 
 def rss_mb() -> float:

@@ -13,25 +13,13 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-
+from bench.timing import timed
 from core import auth, session_tokens
 from core.config import Settings
 from core.eventlog import Event
 from core.services import Rollcall
-
-
-def timed(fn, runs: int) -> tuple[float, float]:
-    fn()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return float(np.percentile(samples, 50)), float(np.percentile(samples, 95))
 
 
 def main() -> None:
