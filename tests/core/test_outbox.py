@@ -9,6 +9,7 @@ import pytest
 from core.config import Settings
 from core.eventlog import Event
 from core.services import Rollcall
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -17,16 +18,6 @@ def quick(tmp_path):
                             outbox_retry_seconds=0.05))
     yield app
     app.close()
-
-
-def wait_until(predicate, what: str, tries: int = 600) -> None:
-    import time
-
-    for _ in range(tries):  # a state, not a duration: up to ~60 s on a very busy machine
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"never happened: {what}")
 
 
 def test_a_kept_event_survives_a_locked_store_and_is_folded_once_it_answers(quick):

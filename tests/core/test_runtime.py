@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -14,6 +13,7 @@ from core.runtime import open_app, start_workers
 from core.services import Rollcall
 from tests.core.test_alerts import face_jpeg
 from tests.telegram_fake import CHAT, telegram_env
+from tests.waiting import wait_until
 
 WORKERS = {"rollcall-ingestor", "rollcall-frames", "rollcall-ceremony-clock", "rollcall-retention", "rollcall-alerts",
            "rollcall-family-messages"}
@@ -22,14 +22,6 @@ WORKERS = {"rollcall-ingestor", "rollcall-frames", "rollcall-ceremony-clock", "r
 def running() -> Counter[str]:
     """How many threads of each worker are alive (other tests' apps may still be running theirs)."""
     return Counter(t.name for t in threading.enumerate() if t.is_alive() and t.name in WORKERS)
-
-
-def wait_until(predicate, what: str, tries: int = 600) -> None:
-    for _ in range(tries):  # a state, not a duration: up to ~60 s on a very busy machine
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.fixture
