@@ -237,8 +237,9 @@ class LiveCheckin:
             if state.get("challenge_kind") != kind:  # first look, or the session's check was changed
                 state["challenge"], state["challenge_kind"] = challenge_for(kind, self.rules), kind
             challenge: Challenge = state["challenge"]
-            eyes = eye_view(image, face.landmarks) if challenge.needs_eyes else None
-            challenge.observe(Sample(estimate_yaw(face.landmarks), eyes), now_ms)
+            if not challenge.passed:  # a passed face (recorded, or waiting for a rule) costs no eye view
+                eyes = eye_view(image, face.landmarks) if challenge.needs_eyes else None
+                challenge.observe(Sample(estimate_yaw(face.landmarks), eyes), now_ms)
         if track.identity is None or now_ms - (track.last_recognised_ms or 0) >= self.reverify_ms:
             self._recognise(track, face, now_ms)
         if track.identity is None:
