@@ -119,8 +119,10 @@ class HeadTurnChallenge:
 
 
 class BlinkChallenge:
-    """Fed one eye view per frame; passes when, within the window, an open look (a) is followed by a look
-    with both eyes changed (c) and then by one like a again (t), brows, nose and landmarks still throughout."""
+    """Fed one eye view per frame. The last open look is the reference (a); a look with both eyes changed against
+    it (c) is kept as a candidate; a later look like a again (t) passes if some candidate is changed against t too,
+    within the window, brows, nose and landmarks still throughout. One comparison a frame (against a), a few more
+    when the eyes open again: a face that never blinks costs one comparison, not one per frame of the window."""
     needs_eyes = True
     passed_as = "blink passed"
 
@@ -128,8 +130,9 @@ class BlinkChallenge:
         self.rules = rules or LivenessRules()
         self.state = "waiting_blink"
         self._too_small = False
-        self._views: deque[tuple[int, EyeView]] = deque()
-        self._compared: dict[tuple[int, int], Likeness] = {}  # by the two views' times
+        self._open: tuple[int, EyeView] | None = None  # the reference: the last open, steady look
+        self._closed: list[EyeView] = []  # looks with both eyes changed against the reference, since it was taken
+        self._unsteady = 0  # looks in a row that moved against the reference
 
     @property
     def passed(self) -> bool:
@@ -140,17 +143,10 @@ class BlinkChallenge:
             return "live"
         return "come closer, then blink" if self._too_small else "blink slowly"
 
-    def _compare(self, a: tuple[int, EyeView], b: tuple[int, EyeView]) -> Likeness:
-        key = (a[0], b[0])
-        if key not in self._compared:
-            self._compared[key] = compare(a[1], b[1])
-        return self._compared[key]
-
     def _still(self, likeness: Likeness) -> bool:
         return likeness.control >= self.rules.blink_control_min and likeness.moved <= self.rules.blink_moved_max
 
-    def _closed_against(self, open_look: tuple[int, EyeView], closed: tuple[int, EyeView]) -> bool:
-        likeness = self._compare(open_look, closed)
+    def _closed_against(self, likeness: Likeness) -> bool:
         return self._still(likeness) and likeness.eyes_changed <= self.rules.blink_closed_max
 
     def observe(self, sample: Sample, now_ms: int) -> str:
@@ -160,22 +156,26 @@ class BlinkChallenge:
             self._too_small = sample.yaw is not None
             return self.state
         self._too_small = False
-        while self._views and now_ms - self._views[0][0] > self.rules.blink_window_ms:
-            gone = self._views.popleft()[0]
-            self._compared = {k: v for k, v in self._compared.items() if gone not in k}
-        latest = (now_ms, sample.eyes)
-        views = list(self._views)
-        for n, before in enumerate(views):
-            again = self._compare(before, latest)
-            if not (self._still(again) and again.eyes_alike >= self.rules.blink_open_min):
-                continue
-            if any(self._closed_against(before, closed) and self._closed_against(latest, closed)
-                   for closed in views[n + 1:]):
+        view = sample.eyes
+        if self._open is None or now_ms - self._open[0] > self.rules.blink_window_ms:
+            self._open, self._closed, self._unsteady = (now_ms, view), [], 0  # a fresh reference: nothing older counts
+            return self.state
+        likeness = compare(self._open[1], view)
+        if self._closed_against(likeness):
+            self._closed.append(view)
+        elif self._still(likeness) and likeness.eyes_alike >= self.rules.blink_open_min:
+            if any(self._closed_against(compare(view, closed)) for closed in self._closed):
                 self.state = "passed"
-                self._views.clear()
-                self._compared.clear()
+                self._open, self._closed = None, []
                 return self.state
-        self._views.append(latest)
+            self._open, self._closed = (now_ms, view), []  # open (again): the reference follows the face
+        elif not self._still(likeness) and not self._closed:
+            self._unsteady += 1
+            if self._unsteady >= 2:  # moved for two looks in a row (not one noisy frame): start from here
+                self._open = (now_ms, view)
+        # Anything else (half-closed eyes, a shake during a blink) is skipped.
+        if self._still(likeness):
+            self._unsteady = 0
         return self.state
 
 
