@@ -11,6 +11,7 @@ import pytest
 
 from core import ceremonies, screens
 from core.demo import load_demo
+from core.qr import read_qr_codes
 
 
 @pytest.fixture
@@ -42,10 +43,9 @@ def test_links_are_whole_addresses_with_a_valid_token_and_a_readable_qr(running)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         assert query["ceremony"] == ceremony_id and query["view"] in ("board", "announcer")
         assert ceremonies.check_view_token(app, ceremony_id, query["token"])
-        image = cv2.imdecode(np.frombuffer(link.qr(), np.uint8), cv2.IMREAD_GRAYSCALE)
-        text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.resize(image, None, fx=2, fy=2,
-                                                                      interpolation=cv2.INTER_NEAREST))
-        assert text == link.url
+        image = cv2.imdecode(np.frombuffer(link.qr(), np.uint8), cv2.IMREAD_COLOR)
+        # The project's reader: OpenCV's classic detector misses ~2 % of codes (this test failed on one).
+        assert read_qr_codes(cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)) == [link.url]
     ceremonies.revoke_links(app, "op", ceremony_id)
     token = parse_qs(urlsplit(links[0].url).query)["token"][0]
     assert not ceremonies.check_view_token(app, ceremony_id, token)  # revoked: the old QR opens nothing
